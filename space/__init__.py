@@ -1,0 +1,26 @@
+"""The symbolic search space: operators, expressions, grammar, parsing, torch modules."""
+
+from space.enumerate import EnumerationStats, unique_functions
+from space.expression import Expression
+from space.grammar import SearchSpace, Slot, SpaceError
+from space.operators import BINARY, EPS, PRIMITIVES, UNARY
+from space.parser import ParseError, parse
+from space.torch_module import Activation, export_source, to_module
+
+__all__ = [
+    "BINARY",
+    "EPS",
+    "PRIMITIVES",
+    "UNARY",
+    "Activation",
+    "EnumerationStats",
+    "Expression",
+    "ParseError",
+    "SearchSpace",
+    "Slot",
+    "SpaceError",
+    "export_source",
+    "parse",
+    "to_module",
+    "unique_functions",
+]
