@@ -1,0 +1,177 @@
+"""How many evaluations each search strategy needs, on landscapes that need no training.
+
+For every (space, landscape) pair and every strategy, over ``--seeds`` seeds:
+
+* **evals to top 1%**: median (and quartiles) of the number of evaluations
+  until the first function in the landscape's top 1% of token sequences is
+  evaluated. An *evaluation* is a new function: as in the search runner, a
+  function proposed again (same key; see ``landscapes.py``) is told its
+  recorded reward and costs nothing. Runs that do not get there within
+  ``--budget`` evaluations (or 10 × budget proposals) count as ``> budget``
+  (the median is then a lower bound, marked ``>``).
+* **found**: in how many seeds the top 1% was reached.
+* **best@N**: median over seeds of the best noise-free score among the first
+  N (= ``--budget``) evaluations.
+* **proposals/eval**: proposals asked per new function (repeats are free for
+  training, not for the controller's own steps).
+
+Spaces: one unit with all 25 unary and 10 binary operators (6,250 sequences,
+top 1% exact) and two units with all operators (156,250,000 sequences, top 1%
+estimated from 20,000 uniform draws). For reference, a uniform draw hits a
+top-1% set with p = 0.01, so random search needs ln 2 / -ln 0.99 ≈ 69
+evaluations in median, but the median of 10 or 20 seeds of a geometric
+variable scatters widely (we saw 19 to 59). Random search costs nothing to run,
+so it gets ``--random-seeds`` (default 200) seeds: its median is the baseline,
+and the column **÷ random** is a strategy's median over random's.
+
+Strategies use StrategyConfig's defaults, except PPO's lr and entropy weight
+(``PPO_SETTINGS``) and ``--set`` overrides. They are driven in rounds of
+``--round`` proposals (like that many workers), each round told at once.
+Exhaustive runs on the one-unit space only (its order changes unit 1's tokens
+only after millions of proposals) and with one seed (it is deterministic).
+
+    python benchmarks/strategy_efficiency.py              # full table, a few minutes
+    python benchmarks/strategy_efficiency.py --seeds 3 --budget 100   # quick look
+    python benchmarks/strategy_efficiency.py --units 2 --set lr=0.01  # a tuning run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from landscapes import Landscape, NKLandscape, ShapeLandscape, top_threshold
+
+from controller import StrategyConfig, make_strategy
+from space import SearchSpace
+
+STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive")
+# StrategyConfig's defaults are tuned for REINFORCE (the product's default). PPO takes
+# ppo_epochs (4) steps per batch and did best in the tuning runs with these instead:
+PPO_SETTINGS = {"lr": 0.01, "entropy_weight": 0.001}
+MAX_PROPOSALS = 10  # per evaluation of budget: a policy that only repeats itself is stopped
+
+
+def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budget: int,
+            round_size: int) -> tuple[int | None, float, int]:
+    """(evaluations to reach the threshold or None, best score within budget, proposals)."""
+    strategy = make_strategy(config, landscape.space)
+    seen: dict[str, float] = {}  # function key -> recorded reward: the "store"
+    hit, best, proposals = None, 0.0, 0
+    while len(seen) < budget and proposals < MAX_PROPOSALS * budget and not strategy.exhausted:
+        asked = strategy.ask(round_size)
+        results = []
+        for tokens in asked:
+            proposals += 1
+            key, score = landscape.lookup(tokens)
+            if key not in seen and len(seen) < budget:
+                seen[key] = landscape.reward(tokens, config.seed)
+                best = max(best, score)
+                if hit is None and score >= threshold:
+                    hit = len(seen)
+            results.append((tokens, seen.get(key, landscape.reward(tokens, config.seed))))
+        strategy.tell(results)
+    return hit, best, proposals
+
+
+def summarise(hits: list[int | None], budget: int) -> tuple[float, str, str]:
+    """(median, its text, quartiles text); a miss counts as budget + 1."""
+    values = [h if h is not None else budget + 1 for h in hits]
+    q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    text = f">{budget}" if median > budget else f"{median:.4g}"
+    iqr = f"{q1:.0f}–{q3:.0f}" if q3 <= budget else f"{q1:.0f}–>{budget}"
+    return float(median), text, iqr
+
+
+def config_for(name: str, seed: int, overrides: dict[str, object]) -> StrategyConfig:
+    """Defaults, PPO's settings, and the ``--set`` overrides that apply to ``name``."""
+    used = {"evolution": ("population_size", "sample_size"), "reinforce": tuple(overrides),
+            "ppo": tuple(overrides)}.get(name, ())
+    extra = dict(PPO_SETTINGS) if name == "ppo" else {}
+    extra.update({k: v for k, v in overrides.items() if k in used})
+    return StrategyConfig(name=name, seed=seed, **extra)
+
+
+def parse_value(default: object, text: str) -> object:
+    """``text`` as the type of a StrategyConfig default (``none`` for None)."""
+    if text == "none":
+        return None
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes")
+    return int(text) if isinstance(default, int) else float(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per strategy (default 10)")
+    parser.add_argument("--budget", type=int, default=200,
+                        help="evaluations (new functions) per run (default 200)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds are first-seed, first-seed + 1, ... (default 0)")
+    parser.add_argument("--random-seeds", type=int, default=200,
+                        help="seeds for random search, the baseline (default 200)")
+    parser.add_argument("--round", type=int, default=8, help="proposals asked per round")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help="comma-separated subset of " + ",".join(STRATEGIES))
+    parser.add_argument("--landscapes", default="shape,nk", help="comma-separated: shape,nk")
+    parser.add_argument("--units", default="1,2", help="comma-separated space sizes: 1,2")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a StrategyConfig field for the learning strategies")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+
+    overrides = {}
+    fields = {f.name: f for f in dataclasses.fields(StrategyConfig)}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            parser.error(f"--set {item}: no StrategyConfig field {key!r}")
+        overrides[key] = parse_value(getattr(StrategyConfig(), key), value)
+
+    began = time.perf_counter()
+    print(f"| space | landscape | top 1% | strategy | seeds | evals to top 1% (median) | IQR | "
+          f"÷ random | found | best@{args.budget} | proposals/eval |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for units in (int(u) for u in args.units.split(",")):
+        space = SearchSpace(units)
+        for kind in args.landscapes.split(","):
+            landscape = ShapeLandscape(space) if kind == "shape" else NKLandscape(space)
+            threshold, how = top_threshold(landscape)
+            random_median = None
+            for name in args.strategies.split(","):
+                if name == "exhaustive" and units > 1:
+                    continue  # its order changes unit 1's tokens only after millions
+                first = args.first_seed
+                seeds = {"exhaustive": [0], "random": range(first, first + args.random_seeds)
+                         }.get(name, range(first, first + args.seeds))
+                runs = [run_one(landscape, threshold, config_for(name, seed, overrides),
+                                args.budget, args.round) for seed in seeds]
+                hits = [hit for hit, _, _ in runs]
+                median, median_text, iqr = summarise(hits, args.budget)
+                if name == "random":
+                    random_median = median
+                versus = f"{median / random_median:.2f}" if random_median else "–"
+                best = statistics.median(best for _, best, _ in runs)
+                per_eval = statistics.median(proposals / args.budget for _, _, proposals in runs)
+                found = sum(hit is not None for hit in hits)
+                print(f"| {units} unit{'s' if units > 1 else ''} ({how}) | {landscape.name} | "
+                      f"{threshold:.3f} | {name} | {len(runs)} | {median_text} | {iqr} | "
+                      f"{versus} | {found}/{len(runs)} | {best:.3f} | {per_eval:.1f} |",
+                      flush=True)
+    print(f"\n{time.perf_counter() - began:.0f} s; seeds={args.seeds}, "
+          f"random seeds={args.random_seeds}, budget={args.budget}, "
+          f"round={args.round}, overrides={overrides or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The one configuration of every search strategy: a flat, frozen dataclass.
+
+Every field has a default, and each default says why it is what it is. The
+search's YAML loader builds it from the ``strategy:`` section; fields that a
+strategy does not use are ignored by it. The RNN controller's defaults were
+tuned on the no-training landscapes of ``benchmarks/strategy_efficiency.py``
+(rewards in [0, 1], like validation accuracy); the paper states none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution")
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Which strategy searches, with what settings."""
+
+    name: str = "reinforce"  # one of NAMES; REINFORCE is the product's default (paper used PPO)
+    seed: int = 0  # every random choice of a strategy derives from it
+
+    # -- exhaustive -------------------------------------------------------------------
+    skip_duplicates: bool = False  # propose only the first spelling of each function
+    # (space.enumerate.unique_functions, by fingerprint). Off by default: the runner
+    # already answers duplicates from the store without training them, and a resumed
+    # de-duplicating pass must replay the whole space up to where it stopped.
+
+    # -- regularized evolution (Real et al. 2019) -------------------------------------
+    population_size: int = 20  # candidates alive; the oldest dies when a child is told
+    sample_size: int = 5  # tournament size; the best of these is mutated
+
+    # -- RNN controller (REINFORCE and PPO) --------------------------------------------
+    hidden_size: int = 64  # LSTM cell and embedding width (NAS used 35..100)
+    lr: float = 0.02  # Adam step size. High: a search sees tens of batches, not thousands.
+    # Tuned for REINFORCE on the benchmark's two-unit landscapes. PPO takes ppo_epochs
+    # steps per batch and did best there with lr=0.01, entropy_weight=0.001.
+    batch_size: int = 4  # rewards per policy update; small = more updates per budget (4 beat 8)
+    ema_decay: float = 0.9  # baseline = ema_decay * baseline + (1 - ema_decay) * batch mean
+    entropy_weight: float = 0.01  # bonus on the summed per-step entropy; keeps exploring
+    # (0.01 beat 0.001 for REINFORCE on held-out benchmark seeds: fewer collapsed runs)
+    temperature: float = 0.5  # logits are divided by it before the tanh squash (0.5 beat 1.0)
+    tanh_constant: float | None = 2.5  # logits = C * tanh(logits / T) (ENAS: 2.5); None: off.
+    # C caps how sure one step can be: 2.5 allows at most p = 0.86 for one of 25 choices,
+    # so the controller keeps proposing new functions instead of repeating one.
+    max_grad_norm: float | None = 5.0  # gradient clipping of each update; None: off
+    ppo_clip: float = 0.2  # PPO's epsilon: the ratio is clipped to [1 - eps, 1 + eps]
+    ppo_epochs: int = 4  # optimisation passes over each batch (PPO only)
+
+    def __post_init__(self) -> None:
+        if self.name not in NAMES:
+            raise ValueError(f"strategy.name {self.name!r} is not one of {', '.join(NAMES)}")
+        positive = {"population_size": self.population_size, "sample_size": self.sample_size,
+                    "hidden_size": self.hidden_size, "batch_size": self.batch_size,
+                    "temperature": self.temperature, "ppo_epochs": self.ppo_epochs}
+        for key, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"strategy.{key} must be > 0, got {value!r}")
+        if self.sample_size > self.population_size:
+            raise ValueError(f"strategy.sample_size ({self.sample_size}) must not exceed "
+                             f"strategy.population_size ({self.population_size})")
+        if self.lr < 0:
+            raise ValueError(f"strategy.lr must be >= 0, got {self.lr!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"strategy.ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        if self.entropy_weight < 0:
+            raise ValueError(f"strategy.entropy_weight must be >= 0, got {self.entropy_weight!r}")
+        if self.tanh_constant is not None and not self.tanh_constant > 0:
+            raise ValueError(f"strategy.tanh_constant must be > 0 or null, "
+                             f"got {self.tanh_constant!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"strategy.max_grad_norm must be > 0 or null, "
+                             f"got {self.max_grad_norm!r}")
+        if not 0.0 < self.ppo_clip < 1.0:
+            raise ValueError(f"strategy.ppo_clip must be in (0, 1), got {self.ppo_clip!r}")

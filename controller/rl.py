@@ -1,0 +1,149 @@
+"""The RNN controller as a strategy, trained by REINFORCE or PPO.
+
+``ask(n)`` samples ``n`` sequences from the current policy and files each
+with its log-probability at that moment (PPO's "old" log-prob). ``tell``
+moves answered proposals, in the order told, into a buffer; every time the
+buffer holds ``batch_size`` results the policy takes one update on them:
+
+    baseline  = EMA of earlier batch means (this batch's mean for the first)
+    advantage = reward - baseline
+    loss      = policy loss(advantage) - entropy_weight * entropy
+
+REINFORCE's policy loss is ``-(advantage * log p(tokens)).mean()``, one
+gradient step per batch. PPO's is the clipped surrogate
+``-min(r * A, clip(r, 1 - eps, 1 + eps) * A).mean()`` with
+``r = p_now(tokens) / p_asked(tokens)``, for ``ppo_epochs`` steps per batch;
+the ratio also corrects for proposals asked before an earlier update
+(asynchronous workers). Entropy is the per-step entropy summed over a
+sequence, averaged over the batch. After the update the baseline moves:
+``baseline = ema_decay * baseline + (1 - ema_decay) * batch mean``.
+
+Duplicates: the runner tells a repeated function the reward recorded for it
+(no second training). Here it is an ordinary sample of the policy: it enters
+the batch and the gradient like any other proposal, so a function the policy
+keeps proposing keeps being reinforced by its one recorded reward. That is
+what an on-policy estimator needs (dropping repeats would bias it towards rare
+sequences); it costs no training, only controller steps.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from controller.base import Ledger, Results, Tokens, check_kind, check_n, check_reward
+from controller.config import StrategyConfig
+from controller.policy import Policy, Rollout, probability, sample, score
+from space import SearchSpace
+
+
+class RNNController:
+    """An LSTM policy over token sequences, updated by REINFORCE or PPO."""
+
+    def __init__(self, config: StrategyConfig, space: SearchSpace) -> None:
+        if config.name not in ("reinforce", "ppo"):
+            raise ValueError(f"RNNController runs 'reinforce' or 'ppo', not {config.name!r}")
+        self.kind = config.name
+        self.config = config
+        self.space = space
+        with torch.random.fork_rng(devices=[]):  # seeded init, global RNG left as it was
+            torch.manual_seed(config.seed)
+            self.policy = Policy(space, config.hidden_size, config.temperature,
+                                 config.tanh_constant)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.ledger = Ledger()  # proposals out, each with its log-prob at ask time
+        self.buffer: list[tuple[Tokens, float, float]] = []  # told, not yet learned from
+        self.baseline: float | None = None
+        self.updates = 0
+        self.last_stats: dict[str, float] = {}
+
+    # -- ask and tell ----------------------------------------------------------------
+
+    def ask(self, n: int) -> list[Tokens]:
+        if check_n(n) == 0:
+            return []
+        rollout = sample(self.policy, n, self.generator)
+        proposals = rollout.as_tuples()
+        for tokens, log_p in zip(proposals, rollout.sequence_log_prob.tolist()):
+            self.ledger.add(tokens, log_p)
+        return proposals
+
+    def tell(self, results: Results) -> None:
+        for tokens, reward in results:
+            key, old_log_prob = self.ledger.take(tokens)
+            self.buffer.append((key, check_reward(key, reward), old_log_prob))
+        while len(self.buffer) >= self.config.batch_size:
+            batch = self.buffer[: self.config.batch_size]
+            self.buffer = self.buffer[self.config.batch_size:]
+            self.update(batch)
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+    def probability(self, tokens: Tokens) -> float:
+        """How likely the policy is to propose ``tokens`` now."""
+        return probability(self.policy, tokens)
+
+    # -- learning --------------------------------------------------------------------
+
+    def update(self, batch: list[tuple[Tokens, float, float]]) -> None:
+        """One policy update on (tokens, reward, log-prob when asked) triples."""
+        tokens = torch.tensor([b[0] for b in batch], dtype=torch.long)
+        rewards = torch.tensor([b[1] for b in batch], dtype=torch.float32)
+        old_log_prob = torch.tensor([b[2] for b in batch], dtype=torch.float32)
+
+        baseline = self.baseline if self.baseline is not None else float(rewards.mean())
+        advantage = rewards - baseline
+        for _ in range(self.config.ppo_epochs if self.kind == "ppo" else 1):
+            rollout = score(self.policy, tokens)
+            loss = (self.policy_loss(rollout, advantage, old_log_prob)
+                    - self.config.entropy_weight * rollout.entropy.sum(dim=1).mean())
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.config.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
+            self.optimizer.step()
+
+        decay = self.config.ema_decay
+        self.baseline = decay * baseline + (1.0 - decay) * float(rewards.mean())
+        self.updates += 1
+        self.last_stats = {"loss": float(loss.detach()), "baseline": baseline,
+                           "entropy": float(rollout.entropy.detach().sum(dim=1).mean())}
+
+    def policy_loss(self, rollout: Rollout, advantage: torch.Tensor,
+                    old_log_prob: torch.Tensor) -> torch.Tensor:
+        """REINFORCE's or PPO's clipped policy-gradient loss (to minimise)."""
+        log_prob = rollout.sequence_log_prob
+        if self.kind == "reinforce":
+            return -(advantage * log_prob).mean()
+        ratio = torch.exp(log_prob - old_log_prob)
+        clipped = ratio.clamp(1.0 - self.config.ppo_clip, 1.0 + self.config.ppo_clip)
+        return -torch.min(ratio * advantage, clipped * advantage).mean()
+
+    # -- save and restore ------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "policy": copy.deepcopy(self.policy.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "generator": self.generator.get_state().clone(),
+            "ledger": self.ledger.state_dict(),
+            "buffer": list(self.buffer),
+            "baseline": self.baseline,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_kind(state, self.kind)
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        self.generator.set_state(state["generator"].clone())
+        self.ledger.load_state_dict(state["ledger"])
+        self.buffer = [(tuple(t), float(r), float(lp)) for t, r, lp in state["buffer"]]
+        self.baseline = state["baseline"]
+        self.updates = state["updates"]
