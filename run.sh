@@ -29,6 +29,13 @@ case "$cmd" in
   test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
   quickstart)
     setup
+    # Offline development machines keep a copy of CIFAR-10 in ../shared/data; elsewhere
+    # `actsearch data cifar10` downloads it (MD5-verified) into ~/.cache/actsearch.
+    if [ -z "${ACTSEARCH_DATA:-}" ] && [ -d ../shared/data/cifar-10-batches-py ]; then
+      ACTSEARCH_DATA=$(cd ../shared/data && pwd)
+      export ACTSEARCH_DATA
+      echo "run.sh: using the CIFAR-10 copy in $ACTSEARCH_DATA (ACTSEARCH_DATA)"
+    fi
     "$VENV/bin/actsearch" data cifar10
     exec "$VENV/bin/actsearch" run configs/quickstart.yaml "$@" ;;
   *) echo "usage: bash run.sh [quickstart|test|setup] [args...]" >&2; exit 2 ;;

@@ -1,0 +1,288 @@
+"""``actsearch``: the command line of the activation-function search.
+
+    actsearch run CONFIG [--out DIR] [--address ADDR] [--workers N]
+    actsearch run --resume RUN_DIR [--address ADDR] [--workers N]
+    actsearch top RUN_DIR [-k 10] [--json]
+    actsearch show RUN_DIR ID|EXPR
+    actsearch plot RUN_DIR [-k 8] -o FILE.png
+    actsearch export RUN_DIR (ID | --rank N) -o act.py
+    actsearch eval EXPR [--config FILE] [--seed N]
+    actsearch data cifar10 [--dest DIR]
+    actsearch demo
+
+A mistake the user can fix (a malformed config, an unknown operator, a
+missing data set, a bad expression, a wrong run directory) ends in one line
+on stderr and exit code 2; an aborted search (children failing in a row) in
+exit code 1; Ctrl-C in 130. Whatever was recorded before stays in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evaluator import DataError
+from search.errors import UserError
+from space import ParseError, SpaceError
+
+EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED = 2, 1, 130
+STOP_REASONS = {
+    "budget": "budget.max_evaluations reached",
+    "proposals": "budget.max_proposals reached: the strategy keeps proposing trained functions",
+    "time": "budget.max_seconds reached",
+    "exhausted": "the strategy has proposed everything",
+    "interrupted": "interrupted",
+}
+
+
+def _line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from search.config import load_config
+    from search.launch import run_search
+    from search.runner import RunAborted
+
+    if (args.config is None) == (args.resume is None):
+        raise UsageError("give either a CONFIG file or --resume RUN_DIR")
+    config = load_config(args.config) if args.config is not None else None
+    bar: list[tqdm] = []
+
+    def on_start(run_dir: Path, config, progress) -> None:
+        verb = "resuming" if args.resume else "writing"
+        print(f"actsearch: {verb} {run_dir} ({config.strategy.name} over "
+              f"{config.space.units}-unit space, {config.backend.kind} backend, "
+              f"{config.backend.workers} workers)", file=sys.stderr)
+        total = progress.expected or progress.budget  # pre-screened functions finish early
+        bar.append(tqdm(total=total, initial=progress.trained, unit="child",
+                        desc="search", dynamic_ncols=True, file=sys.stderr))
+        on_update(progress)
+
+    def on_update(progress) -> None:
+        if not bar:
+            return
+        best = progress.best
+        bar[0].set_postfix_str(
+            f"best {best.reward:.4f} {best.text}" if best is not None and best.reward is not None
+            else "best -", refresh=False)
+        bar[0].set_description(f"search (fail {progress.failures}, dup {progress.duplicates})",
+                               refresh=False)
+        bar[0].update(progress.trained - bar[0].n)
+
+    try:
+        run_dir, progress = run_search(config, out=args.out, resume=args.resume,
+                                       address=args.address, workers=args.workers,
+                                       argv=sys.argv, on_start=on_start, on_update=on_update)
+    except RunAborted as error:
+        if bar:
+            bar[0].close()  # before the message, so it is not drawn over
+        print(f"actsearch: search aborted: {_line(error)}", file=sys.stderr)
+        return EXIT_ABORTED
+    finally:
+        if bar:
+            bar[0].close()
+    best = progress.best
+    why = STOP_REASONS.get(progress.stopped_by, progress.stopped_by)
+    print(f"actsearch: stopped ({why}) after {progress.trained} child "
+          f"trainings, {progress.candidates} functions, {progress.failures} failures, "
+          f"{progress.seconds:.0f} s", file=sys.stderr)
+    if best is not None:
+        print(f"best: {best.text}  reward {best.reward:.4f}")
+    print(f"run directory: {run_dir}   (actsearch top {run_dir})")
+    if progress.stopped_by in ("time", "interrupted"):
+        print(f"continue with: actsearch run --resume {run_dir}")
+    return EXIT_INTERRUPTED if progress.stopped_by == "interrupted" else 0
+
+
+# -- reports ---------------------------------------------------------------------------
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from search.report import top_json, top_table
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        print(top_json(store, args.k) if args.json else top_table(store, args.k))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from search.report import find_candidate, show_text
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        print(show_text(store, find_candidate(store, args.ref)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from search.report import by_rank, export_file, find_candidate
+    from search.store import Store
+
+    if (args.ref is None) == (args.rank is None):
+        raise UsageError("give a candidate ID (or expression) or --rank N, not both")
+    with Store(args.run_dir) as store:
+        candidate = by_rank(store, args.rank) if args.rank else find_candidate(store, args.ref)
+        row = store.first_run()
+        beta_init = json.loads(row["config_json"])["task"]["beta_init"] if row else 1.0
+        note = export_file(store, candidate, args.output, beta_init=beta_init)
+    print(f"wrote {args.output}: {candidate.text} (reward {candidate.reward:.4f}); {note}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from search.plot import plot_run
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        path = plot_run(store, args.k, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+# -- one child, data, demo ----------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from search.child import SETUP_ERROR, run_child
+    from search.config import RunConfig, load_config
+    from search.launch import preflight, task_for_children
+    from space import parse
+
+    config = load_config(args.config) if args.config else RunConfig()
+    expr = parse(args.expr)  # a bad expression fails here, in one line
+    preflight(config)
+    print(f"training {expr.text} ({config.task.depth}-layer ResNet, width {config.task.width}, "
+          f"{config.task.steps} steps, seed {args.seed}) ...", file=sys.stderr)
+    result, _ = run_child(config.evaluate, expr.text, task_for_children(config), args.seed)
+    if SETUP_ERROR in result:
+        raise UsageError(f"the child could not run: {result[SETUP_ERROR]}")
+    reward = float(result["reward"])
+    print(f"function:  {expr.text}\nstatus:    {result['status']}\n"
+          f"reward:    {reward:.4f}" + ("" if math.isfinite(reward) else " (not finite)") +
+          f"\nseconds:   {float(result['seconds']):.1f}")
+    if result.get("error"):
+        print(f"error:     {result['error']}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Fetch CIFAR-10 unless it is already where the search will look for it."""
+    from evaluator import download_cifar10, find_dataset_dir
+    from search.config import load_config
+
+    dest = args.dest
+    if dest is None and args.config is not None:
+        dest = load_config(args.config).task.data_dir
+    try:
+        print(f"cifar10 already in {find_dataset_dir('cifar10', dest)}")
+        return 0
+    except DataError:
+        pass
+    path = download_cifar10(dest)
+    print(f"cifar10 ready in {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from search.demo import demo
+
+    print(demo())
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------------
+
+
+class UsageError(UserError):
+    """Arguments that do not go together."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actsearch", description="Search for activation functions "
+        "(Ramachandran, Zoph & Le 2017) on a laptop or a Ray cluster.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a search from a YAML config, or resume one")
+    run.add_argument("config", nargs="?", help="YAML config (see configs/)")
+    run.add_argument("--out", help="run directory (default: runs/<name>-<time>)")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue the search in RUN_DIR with its saved config: finished "
+                          "children are not trained again, interrupted ones are rerun")
+    run.add_argument("--address", help="Ray cluster to join: auto or ray://host:port")
+    run.add_argument("--workers", type=int, help="children in flight (overrides the config)")
+    run.set_defaults(handler=cmd_run)
+
+    top = sub.add_parser("top", help="the best functions of a run")
+    top.add_argument("run_dir", metavar="RUN_DIR")
+    top.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    top.add_argument("--json", action="store_true", help="JSON instead of a table")
+    top.set_defaults(handler=cmd_top)
+
+    show = sub.add_parser("show", help="everything recorded about one function")
+    show.add_argument("run_dir", metavar="RUN_DIR")
+    show.add_argument("ref", metavar="ID|EXPR", help="candidate id or any spelling of it")
+    show.set_defaults(handler=cmd_show)
+
+    plot = sub.add_parser("plot", help="plot the top functions and the search's progress")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("-k", type=int, default=8, help="how many functions (default 8)")
+    plot.add_argument("-o", "--output", required=True, help="image file, e.g. top.png")
+    plot.set_defaults(handler=cmd_plot)
+
+    export = sub.add_parser("export", help="write a function as a standalone PyTorch module")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("ref", nargs="?", metavar="ID|EXPR", help="candidate id or expression")
+    export.add_argument("--rank", type=int, help="the N-th best function instead of an id")
+    export.add_argument("-o", "--output", required=True, help="Python file to write")
+    export.set_defaults(handler=cmd_export)
+
+    ev = sub.add_parser("eval", help="train one function once (baselines, checks)")
+    ev.add_argument("expr", metavar="EXPR", help="e.g. 'x * sigmoid(beta * x)'")
+    ev.add_argument("--config", help="take task and evaluate target from this config")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(handler=cmd_eval)
+
+    data = sub.add_parser("data", help="download a data set")
+    data.add_argument("dataset", choices=["cifar10"])
+    data.add_argument("--dest", help="folder (default: $ACTSEARCH_DATA or ~/.cache/actsearch)")
+    data.add_argument("--config", help="use this config's task.data_dir as the folder")
+    data.set_defaults(handler=cmd_data)
+
+    demo = sub.add_parser("demo", help="the search space at a glance (no training)")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``actsearch`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UserError, ParseError, SpaceError, DataError) as error:
+        print(f"actsearch: error: {_line(error)}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("actsearch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `actsearch top RUN | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The run's configuration: one YAML file, one strict loader, frozen dataclasses.
+
+``load_config(path)`` reads YAML into ``RunConfig``; every section is a frozen
+dataclass (``strategy`` is ``controller.StrategyConfig`` and ``task`` is
+``evaluator.TaskConfig``, owned by those packages). The loader walks the type
+hints of each dataclass, so an unknown key, a wrong type or a bad value ends
+in one ``ConfigError`` line that names the key's full path::
+
+    quickstart.yaml: strategy.lr: expected a number, got 'fast'
+
+Nothing in the text is evaluated: YAML is parsed with ``yaml.safe_load`` and
+each value is checked against the declared type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from controller import StrategyConfig
+from evaluator import TaskConfig
+from search.errors import UserError
+from space import SearchSpace, SpaceError
+
+DEFAULT_EVALUATE = "evaluator:evaluate"
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+class ConfigError(UserError, ValueError):
+    """A config that cannot be used; the message is one line naming the key's path."""
+
+
+# -- the sections -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """The search space: ``units`` core units over the named operators (None: all 25/10)."""
+
+    units: int = 1
+    unary: tuple[str, ...] | None = None
+    binary: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """When the search stops (whichever comes first; the strategy running dry also stops it)."""
+
+    max_evaluations: int | None = None  # child trainings (one per candidate and seed)
+    max_seconds: float | None = None  # wall time of this invocation (a resume starts afresh)
+    max_proposals: int | None = None  # asks, duplicates included (None: 20 x max_evaluations)
+    max_consecutive_errors: int = 20  # abort after this many child errors in a row (a broken
+    #                                   setup, e.g. data missing on a worker, not bad candidates)
+    checkpoint_every: int = 10  # save the strategy state after this many results (and at exit)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Where children run: ``ray`` (default) or ``inline`` (one process, for debugging)."""
+
+    kind: Literal["ray", "inline"] = "ray"
+    address: str | None = None  # None: start a local Ray; "auto" or "ray://host:port": join
+    workers: int = 2  # children in flight at once
+    num_cpus: float = 1.0  # per child; also the child's torch threads
+    num_gpus: float = 0.0  # per child; fractional (0.25) packs children onto one GPU
+    max_retries: int = 2  # re-runs of a child whose worker process died (not its own failure)
+    timeout_s: float | None = None  # hard wall-clock limit of one child; killed past it
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one search needs; saved (resolved) into the run's store."""
+
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    evaluate: str = DEFAULT_EVALUATE  # "module:function" with evaluator.evaluate's signature
+    seeds: tuple[int, ...] = (0,)  # each candidate is trained once per seed; reward = mean
+    dedup: Literal["fingerprint", "canonical"] = "fingerprint"  # what counts as "seen before"
+    name: str = "search"  # a label for the run directory and reports
+
+
+# -- checks beyond types --------------------------------------------------------------
+
+
+def _check(config: RunConfig) -> None:
+    """Value checks that types cannot express; raise ConfigError naming the key."""
+    rules = [
+        ("space.units", config.space.units >= 1, "must be >= 1"),
+        ("backend.workers", config.backend.workers >= 1, "must be >= 1"),
+        ("backend.num_cpus", config.backend.num_cpus > 0, "must be > 0"),
+        ("backend.num_gpus", config.backend.num_gpus >= 0, "must be >= 0"),
+        ("backend.num_gpus", config.backend.num_gpus <= 1 or config.backend.num_gpus.is_integer(),
+         "above 1 must be a whole number of GPUs"),
+        ("backend.max_retries", config.backend.max_retries >= 0, "must be >= 0"),
+        ("backend.timeout_s", config.backend.timeout_s is None or config.backend.timeout_s > 0,
+         "must be > 0 or null"),
+        ("budget.max_evaluations",
+         config.budget.max_evaluations is None or config.budget.max_evaluations >= 1,
+         "must be >= 1 or null"),
+        ("budget.max_seconds", config.budget.max_seconds is None or config.budget.max_seconds > 0,
+         "must be > 0 or null"),
+        ("budget.max_proposals",
+         config.budget.max_proposals is None or config.budget.max_proposals >= 1,
+         "must be >= 1 or null"),
+        ("budget.max_consecutive_errors", config.budget.max_consecutive_errors >= 1,
+         "must be >= 1"),
+        ("budget.checkpoint_every", config.budget.checkpoint_every >= 1, "must be >= 1"),
+        ("seeds", len(config.seeds) >= 1, "must list at least one seed"),
+        ("seeds", len(set(config.seeds)) == len(config.seeds), "lists a seed twice"),
+        ("evaluate", _is_target(config.evaluate), "must look like 'module.path:function'"),
+    ]
+    for key, ok, message in rules:
+        if not ok:
+            raise ConfigError(f"{key}: {message}")
+    for key, unary, binary in (("space.unary", config.space.unary, None),
+                               ("space.binary", None, config.space.binary)):
+        try:
+            SearchSpace(config.space.units, unary, binary)
+        except SpaceError as error:
+            raise ConfigError(f"{key}: {error}") from None
+
+
+def _is_target(text: str) -> bool:
+    module, _, function = text.partition(":")
+    return bool(module) and function.isidentifier() and all(
+        part.isidentifier() for part in module.split("."))
+
+
+# -- the loader -----------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a YAML config; any problem is one ``ConfigError`` line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config ({error.strerror or error})") from None
+    try:
+        return config_from_text(text)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def config_from_text(text: str) -> RunConfig:
+    """Parse YAML text into a checked ``RunConfig``."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}not valid YAML ({problem})") from None
+    return config_from_dict({} if data is None else data)
+
+
+def config_from_dict(data: Any) -> RunConfig:
+    """Build a checked ``RunConfig`` from plain data (the YAML tree, or a saved config)."""
+    config = _build(RunConfig, data, "")
+    _check(config)
+    return config
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """The resolved config as plain data (tuples as lists), ready for YAML or JSON."""
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+    return plain(config)
+
+
+def to_yaml(config: RunConfig) -> str:
+    """The resolved config as YAML text, loadable by ``config_from_text``."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def replace(config: RunConfig, section: str, **changes: Any) -> RunConfig:
+    """A copy of ``config`` with fields of one section changed (command-line overrides)."""
+    updated = dataclasses.replace(getattr(config, section), **changes)
+    new = dataclasses.replace(config, **{section: updated})
+    _check(new)
+    return new
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    """An instance of dataclass ``cls`` from a mapping, checked field by field."""
+    if not isinstance(data, dict):
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}expected a mapping of keys, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(known)})"
+            raise ConfigError(f"{_join(path, str(key))}: unknown key{hint}")
+    values = {key: _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as error:
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}{error}") from None
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    """``value`` checked against the type ``hint`` (and converted: lists become tuples)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _convert(option, value, path)
+            except ConfigError as error:
+                errors.append(error)
+        if len(options) == 1:
+            raise errors[0]
+        raise ConfigError(f"{path}: expected {_name(hint)}, got {_describe(value)}")
+    if origin is Literal:
+        if value not in args:
+            choices = " | ".join(repr(a) for a in args)
+            raise ConfigError(f"{path}: expected one of {choices}, got {_describe(value)}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {_describe(value)}")
+        item = args[0] if args else Any
+        items = [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path)
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {_describe(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {_describe(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e-3 (no dot) as text; accept the number
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {_describe(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {_describe(value)}")
+        return value
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
+        return value
+    raise ConfigError(f"{path}: unsupported type {hint!r} in the config schema")
+
+
+def _name(hint: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "null"}
+    args = typing.get_args(hint)
+    if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_name(a) for a in args)
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

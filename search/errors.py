@@ -1,0 +1,8 @@
+"""The one base class of mistakes a user can fix: the CLI prints them as one line, exit 2."""
+
+
+class UserError(Exception):
+    """A problem with the user's input or setup (config, data, run directory, cluster).
+
+    Its message is one line: what is wrong, where, and how to fix it.
+    """

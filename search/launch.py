@@ -1,0 +1,148 @@
+"""Set up one search from a config (or a run directory to resume) and run it.
+
+Owns the order of things: check the config, the data and the evaluate target
+(user mistakes fail here, before anything is written); create or reopen the
+run directory and its store; save the resolved config with the code version;
+build space, strategy and backend; run; shut everything down.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace as dc_replace
+from importlib import metadata
+from pathlib import Path
+
+from controller import make_strategy
+from evaluator import DataError, find_dataset_dir
+from search.backends import Backend, InlineBackend, RayBackend
+from search.child import import_target
+from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
+from search.errors import UserError
+from search.runner import Progress, Runner
+from search.store import DB_NAME, Store
+from space import SearchSpace
+from space.enumerate import unique_functions
+
+SMALL_SPACE = 20_000  # token sequences counted up front for the progress bar's total
+
+
+class LaunchError(UserError, ValueError):
+    """A run that cannot start as asked (one line: what, where, how to fix)."""
+
+
+def code_version() -> str:
+    """``git describe`` of the source tree when it is a checkout, else the package version."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
+                             capture_output=True, text=True, timeout=5, check=True)
+        return f"git:{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return f"actsearch {metadata.version('actsearch')}"
+        except metadata.PackageNotFoundError:
+            return "actsearch (unknown version)"
+
+
+def build_space(config: RunConfig) -> SearchSpace:
+    return SearchSpace(config.space.units, config.space.unary, config.space.binary)
+
+
+def task_for_children(config: RunConfig) -> dict:
+    """The task as plain data for workers: torch threads follow ``backend.num_cpus``; a
+    relative ``data_dir`` that exists here is made absolute (workers may start elsewhere)."""
+    task = dc_replace(config.task, threads=max(1, int(config.backend.num_cpus)))
+    data_dir = task.data_dir
+    if data_dir is not None and Path(data_dir).expanduser().exists():
+        task = dc_replace(task, data_dir=str(Path(data_dir).expanduser().resolve()))
+    return task.to_dict()
+
+
+def expected_trainings(config: RunConfig, space: SearchSpace) -> int | None:
+    """How many trainings an exhaustive search of a small space needs (None: unknown)."""
+    budget = config.budget.max_evaluations
+    if config.strategy.name != "exhaustive" or space.size > SMALL_SPACE:
+        return budget
+    by = "fingerprint" if config.dedup == "fingerprint" else "canonical"
+    functions = sum(1 for _ in unique_functions(space, by=by)) * len(config.seeds)
+    return functions if budget is None else min(budget, functions)
+
+
+def preflight(config: RunConfig) -> None:
+    """Check what would otherwise fail in every child: the evaluate target and the data."""
+    import_target(config.evaluate)  # TargetError: a one-line message
+    if config.evaluate == DEFAULT_EVALUATE:
+        try:
+            find_dataset_dir(config.task.dataset, config.task.data_dir)
+        except DataError as error:
+            raise LaunchError(f"task.data_dir: {error}") from None
+
+
+def make_backend(config: RunConfig, task: dict) -> Backend:
+    backend = config.backend
+    if backend.kind == "inline":
+        return InlineBackend(config.evaluate, task)
+    return RayBackend(config.evaluate, task, address=backend.address, workers=backend.workers,
+                      num_cpus=backend.num_cpus, num_gpus=backend.num_gpus,
+                      max_retries=backend.max_retries, timeout_s=backend.timeout_s)
+
+
+def new_run_dir(config: RunConfig, out: str | None) -> Path:
+    """``--out`` or ``runs/<name>-<time>``; refuses a directory that already holds a search."""
+    run_dir = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (run_dir / DB_NAME).exists():
+        raise LaunchError(f"{run_dir} already holds a search; continue it with "
+                          f"`actsearch run --resume {run_dir}` or choose another --out")
+    return run_dir
+
+
+def saved_config(run_dir: Path) -> RunConfig:
+    """The config a run directory was started with."""
+    if not (run_dir / DB_NAME).exists():
+        raise LaunchError(f"--resume {run_dir}: no search there (no {DB_NAME}); give the "
+                          "directory a previous `actsearch run` printed")
+    with Store(run_dir) as store:
+        row = store.first_run()
+    if row is None:
+        raise LaunchError(f"--resume {run_dir}: the store holds no config; start a new run")
+    return config_from_dict(json.loads(row["config_json"]))
+
+
+def run_search(config: RunConfig | None, *, out: str | None = None,
+               resume: str | None = None, address: str | None = None,
+               workers: int | None = None, argv: list[str] | None = None,
+               on_start: Callable[[Path, RunConfig, Progress], None] | None = None,
+               on_update: Callable[[Progress], None] | None = None) -> tuple[Path, Progress]:
+    """Start (``config``) or continue (``resume``) a search; the run directory and progress."""
+    if resume is not None:
+        run_dir = Path(resume)
+        config = saved_config(run_dir)
+    else:
+        assert config is not None
+        run_dir = new_run_dir(config, out)
+    if address is not None:
+        config = replace(config, "backend", address=address, kind="ray")
+    if workers is not None:
+        config = replace(config, "backend", workers=workers)
+    preflight(config)
+    space = build_space(config)
+    strategy = make_strategy(config.strategy, space)
+    task = task_for_children(config)
+    backend = make_backend(config, task)  # a cluster that cannot be joined leaves no run dir
+    try:
+        with Store(run_dir, writer=True) as store:
+            store.add_run(to_yaml(config), json.dumps(to_dict(config)), code_version(),
+                          argv if argv is not None else sys.argv)
+            runner = Runner(config, store, backend, strategy, space, task, on_update=on_update)
+            runner.progress.expected = expected_trainings(config, space)
+            if on_start is not None:
+                on_start(run_dir, config, runner.progress)
+            progress = runner.run()
+    finally:
+        backend.shutdown()
+    return run_dir, progress

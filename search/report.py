@@ -1,0 +1,140 @@
+"""Read a finished (or running) search: the top table, one candidate, its exported module.
+
+Everything here opens the store read-only; it is safe while a search writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from search.errors import UserError
+from search.rows import Candidate
+from search.store import Store
+from space import export_source, parse
+
+# Keys under which an evaluator may report learned beta values in Result.info.
+BETA_KEYS = ("beta", "learned_beta", "betas")
+
+
+class ReportError(UserError, ValueError):
+    """A report that cannot be made as asked (one line)."""
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
+
+
+def top_rows(store: Store, k: int) -> list[dict[str, Any]]:
+    """The ``k`` best candidates as plain rows (rank, id, function, reward, status, ...)."""
+    return [{"rank": rank, "id": c.id, "function": c.text, "canonical": c.canonical,
+             "reward": c.reward, "status": c.status, "seconds": c.seconds,
+             "proposals": c.proposals}
+            for rank, c in enumerate(store.top(k), start=1)]
+
+
+def top_table(store: Store, k: int) -> str:
+    """A markdown table of the ``k`` best candidates with a one-line summary above it."""
+    rows = top_rows(store, k)
+    counts = store.counts()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    lines = [f"{store.count_finished()} functions finished ({summary or 'no evaluations'})", "",
+             "| rank | id | function | reward | status | seconds | proposed |",
+             "|---:|---:|---|---:|---|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row['rank']} | {row['id']} | `{row['function']}` | "
+                     f"{_fmt(row['reward'])} | {row['status']} | {_fmt(row['seconds'], 1)} | "
+                     f"{row['proposals']} |")
+    return "\n".join(lines)
+
+
+def top_json(store: Store, k: int) -> str:
+    """The top rows as JSON (non-finite floats as strings "nan"/"inf")."""
+    def safe(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return repr(value)
+        return value
+    rows = [{key: safe(value) for key, value in row.items()} for row in top_rows(store, k)]
+    return json.dumps(rows, indent=2, allow_nan=False)
+
+
+def find_candidate(store: Store, ref: str) -> Candidate:
+    """A candidate by id (digits) or by expression (any spelling of the same function)."""
+    if ref.strip().isdigit():
+        candidate = store.candidate(int(ref))
+        if candidate is None:
+            raise ReportError(f"no candidate with id {ref} in {store.run_dir}; "
+                              f"see `actsearch top {store.run_dir}`")
+        return candidate
+    expr = parse(ref)  # ParseError: one line with the column
+    candidate = store.find(expr.canonical, expr.fingerprint)
+    if candidate is None:
+        raise ReportError(f"{ref!r} was not evaluated in {store.run_dir}; try "
+                          f"`actsearch eval {ref!r}` to train it once")
+    return candidate
+
+
+def by_rank(store: Store, rank: int) -> Candidate:
+    if rank < 1:
+        raise ReportError(f"--rank must be >= 1, got {rank}")
+    rows = store.top(rank)
+    if len(rows) < rank:
+        raise ReportError(f"--rank {rank}: the run has only {len(rows)} ranked functions")
+    return rows[rank - 1]
+
+
+def show_text(store: Store, candidate: Candidate) -> str:
+    """Everything recorded about one candidate, each evaluation with its error text."""
+    expr = parse(candidate.text)
+    lines = [f"id:          {candidate.id}",
+             f"function:    {candidate.text}",
+             f"canonical:   {candidate.canonical}",
+             f"latex:       {expr.latex()}",
+             f"fingerprint: {candidate.fingerprint}",
+             f"tokens:      {list(candidate.tokens)}",
+             f"status:      {candidate.status}",
+             f"reward:      {_fmt(candidate.reward)}",
+             f"seconds:     {_fmt(candidate.seconds, 1)}",
+             f"proposed:    {candidate.proposals} time(s)"]
+    if candidate.note:
+        lines.append(f"note:        {candidate.note}")
+    for e in store.evaluations(candidate.id):
+        lines.append(f"evaluation {e.id}: seed {e.seed}, {e.fidelity}, status {e.status}, "
+                     f"reward {_fmt(e.reward)}, val accuracy {_fmt(e.val_accuracy)}, "
+                     f"{_fmt(e.seconds, 1)} s on {e.worker or '-'}, attempts {e.attempts}")
+        if e.error:
+            lines.append(f"  error: {e.error}")
+    return "\n".join(lines)
+
+
+def learned_beta(store: Store, candidate: Candidate) -> Any:
+    """Learned beta values the evaluator reported for this candidate, or None."""
+    for evaluation in store.evaluations(candidate.id):
+        for key in BETA_KEYS:
+            if key in evaluation.info:
+                return evaluation.info[key]
+    return None
+
+
+def export_file(store: Store, candidate: Candidate, path: str | Path,
+                beta_init: float = 1.0) -> str:
+    """Write the standalone module file; returns a one-line note about beta values."""
+    expr = parse(candidate.text)
+    source = export_source(expr, init=beta_init)
+    beta = learned_beta(store, candidate) if expr.uses_beta else None
+    if beta is not None:
+        source += ("\n# Learned beta values reported by the evaluator for this run's child "
+                   "(per activation site, per channel):\n"
+                   f"LEARNED_BETA = {json.dumps(beta)}\n")
+        note = "learned beta values appended as LEARNED_BETA"
+    elif expr.uses_beta:
+        note = (f"the run kept no learned beta values (the evaluator does not report them); "
+                f"beta starts at {beta_init:g}")
+    else:
+        note = "the function has no beta"
+    Path(path).write_text(source)
+    return note

@@ -1,0 +1,111 @@
+"""Rows of the results store, and how floats that may be NaN or inf are kept.
+
+SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
+twice: a REAL column (NULL unless finite, for sorting) and a ``*_text`` column
+holding ``repr(value)`` ("nan", "inf", ...), which is what is read back. Curves
+and info are JSON in ``Result.to_dict``'s form (non-finite floats as the
+strings "nan"/"inf"/"-inf"), decoded back to floats here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+# -- non-finite floats ----------------------------------------------------------------
+
+
+def real(value: float | None) -> float | None:
+    """The REAL column value: the float when finite, else NULL."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def text(value: float | None) -> str | None:
+    """The exact text column value: ``repr`` keeps nan and inf."""
+    return None if value is None else repr(float(value))
+
+
+def from_text(value: str | None) -> float | None:
+    return None if value is None else float(value)  # float("nan"), float("inf") parse
+
+
+# -- rows ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One function the search met, with its aggregate outcome."""
+
+    id: int
+    canonical: str
+    text: str
+    tokens: tuple[int, ...]
+    fingerprint: str
+    status: str  # pending until every seed finished, then the worst status over seeds
+    reward: float | None
+    seconds: float | None
+    proposals: int  # how often the strategy proposed it (duplicates included)
+    note: str  # the pre-screen's reason for invalid candidates
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Candidate:
+        return cls(row["id"], row["canonical"], row["text"], tuple(json.loads(row["tokens"])),
+                   row["fingerprint"], row["status"], from_text(row["reward_text"]),
+                   row["seconds"], row["proposals"], row["note"])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One child training (candidate, fidelity, seed)."""
+
+    id: int
+    candidate_id: int
+    fidelity: str
+    steps: int | None
+    seed: int
+    status: str
+    reward: float | None
+    val_accuracy: float | None
+    step: int | None
+    curves: dict[str, list[Any]]
+    info: dict[str, Any]
+    seconds: float | None
+    worker: str | None
+    error: str | None
+    attempts: int
+    started: float
+    finished: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Evaluation:
+        return cls(row["id"], row["candidate_id"], row["fidelity"], row["steps"], row["seed"],
+                   row["status"], from_text(row["reward_text"]),
+                   from_text(row["val_accuracy_text"]), row["step"],
+                   _decode(json.loads(row["curves"] or "{}")),
+                   _decode(json.loads(row["info"] or "{}")),
+                   row["seconds"], row["worker"], row["error"], row["attempts"],
+                   row["started"], row["finished"])
+
+
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _decode(value: Any) -> Any:
+    """JSON from ``Result.to_dict`` back to floats: "nan"/"inf"/"-inf" strings become floats."""
+    if isinstance(value, str):
+        return _NONFINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def to_float(value: Any) -> float | None:
+    """A float from a Result field (which may carry "nan"/"inf" strings)."""
+    if value is None:
+        return None
+    return float(value)

@@ -1,0 +1,311 @@
+"""The search loop: ask -> decode -> de-duplicate -> pre-screen -> submit -> record -> tell.
+
+``Runner.run()`` keeps ``workers`` children in flight and handles each result
+as it finishes (completion order). For every proposal of the strategy:
+
+1. decode the tokens (``space``) into an expression, its canonical key and
+   fingerprint;
+2. seen before (same canonical key, or same fingerprint when ``dedup`` is
+   "fingerprint")? Finished: tell the strategy the recorded reward, train
+   nothing. Still in flight: the proposal waits for that result.
+3. pre-screen (``evaluator.prescreen``): an invalid function is recorded with
+   the task's ``invalid_reward`` and told at once, never trained;
+4. otherwise one evaluation per seed is written to the store as ``running``
+   and submitted to the backend;
+5. a finished child is committed to the store first; only then, once all its
+   seeds are in, does the strategy hear of it.
+
+Stop rules: ``budget.max_evaluations`` (child trainings over the whole run,
+in-flight ones are finished), ``budget.max_proposals``, ``budget.max_seconds``
+(of this invocation; children still out are cancelled and rerun by a resume),
+the strategy exhausted, or ``max_consecutive_errors`` child errors in a row
+(``RunAborted``). The strategy's state is checkpointed into the store every
+``checkpoint_every`` results and at exit, with the proposals it still awaits.
+
+Resume: the strategy is restored from the newest checkpoint; proposals it was
+awaiting are told from the store if their candidate finished since, or wait
+for it; every evaluation still ``running`` in the store is submitted again.
+Proposals asked after the checkpoint are asked again by the restored strategy
+and answered from the store, so no finished candidate is trained twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from evaluator import Result, prescreen
+from search.backends import Backend, Finished, Job
+from search.config import RunConfig
+from search.errors import UserError
+from search.rows import Candidate
+from search.store import Store
+from space import SearchSpace
+
+Tokens = tuple[int, ...]
+FAILED = ("error", "timeout")
+WAITING_PER_WORKER = 4  # proposals awaiting in-flight results, per worker, before asking stops
+
+
+class RunAborted(UserError, RuntimeError):
+    """The run stopped because its setup is broken (one line); results so far are kept."""
+
+
+@dataclass
+class Progress:
+    """What the progress bar shows; updated after every recorded result."""
+
+    trained: int = 0  # finished child trainings, this run directory (all invocations)
+    budget: int | None = None  # budget.max_evaluations
+    expected: int | None = None  # trainings the run will need, when known (the bar's total)
+    candidates: int = 0  # finished candidates
+    duplicates: int = 0  # proposals answered from the store (this invocation)
+    invalid: int = 0  # candidates rejected by the pre-screen
+    failures: int = 0  # child trainings that ended in error or timeout
+    best: Candidate | None = None
+    stopped_by: str = ""  # budget | proposals | time | exhausted | interrupted | errors
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+def fidelity_key(task: dict) -> str:
+    """A short name for how children are trained: model, steps and a hash of the recipe.
+
+    Execution-only fields (device, threads, data location, compile policy, time
+    limit, logging) do not change the fidelity.
+    """
+    ignored = {"data_dir", "device", "threads", "time_limit_s", "compile", "compile_cost_s",
+               "compile_gain", "eval_batch_size", "log_every", "amp", "channels_last"}
+    recipe = {k: v for k, v in sorted(task.items()) if k not in ignored}
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+    return f"resnet{task.get('depth')}w{task.get('width')}-{task.get('steps')}steps-{digest}"
+
+
+class Runner:
+    """Drives one strategy over one space with one backend, writing to one store."""
+
+    def __init__(self, config: RunConfig, store: Store, backend: Backend, strategy,
+                 space: SearchSpace, task: dict,
+                 on_update: Callable[[Progress], None] | None = None) -> None:
+        self.config, self.store, self.backend = config, store, backend
+        self.strategy, self.space, self.task = strategy, space, task
+        self.on_update = on_update or (lambda progress: None)
+        self.fidelity = fidelity_key(task)
+        self.seeds = config.seeds
+        budget = config.budget
+        self.max_proposals = budget.max_proposals or (
+            20 * budget.max_evaluations if budget.max_evaluations else None)
+        self.deadline = time.monotonic() + budget.max_seconds if budget.max_seconds else math.inf
+        self.waiters: dict[int, list[Tokens]] = {}  # candidate id -> proposals awaiting it
+        self.ready: deque[Job] = deque()  # jobs to submit as soon as a worker is free
+        self.proposals = 0  # asks answered by the strategy, duplicates included
+        self.told = 0
+        self.since_checkpoint = 0
+        self.errors_in_row = 0
+        self.progress = Progress(budget=budget.max_evaluations)
+        self._restore()
+
+    # -- resume ------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Pick up what the store holds: strategy state, awaited proposals, children out."""
+        counts = self.store.counts()
+        self.progress.trained = self.store.count_trained()
+        self.progress.failures = sum(counts.get(s, 0) for s in FAILED)
+        self.progress.invalid = len(self.store.candidates(status="invalid"))
+        self.progress.candidates = self.store.count_finished()
+        top = self.store.top(1)
+        self.progress.best = top[0] if top else None
+        checkpoint = self.store.latest_checkpoint()
+        answers: list[tuple[Tokens, float]] = []
+        if checkpoint is not None:
+            state, outstanding, counters = checkpoint
+            self.strategy.load_state_dict(state)
+            self.proposals = int(counters.get("proposals", 0))
+            for tokens, candidate_id in outstanding:
+                candidate = self.store.candidate(candidate_id)
+                if candidate is not None and candidate.status != "pending":
+                    answers.append((tokens, self._reward(candidate)))
+                else:
+                    self.waiters.setdefault(candidate_id, []).append(tokens)
+        for evaluation in self.store.evaluations(status="running"):
+            self.store.restart(evaluation.id)
+            candidate = self.store.candidate(evaluation.candidate_id)
+            assert candidate is not None
+            self.ready.append(Job(evaluation.id, candidate.id, candidate.text, evaluation.seed))
+        if answers:
+            self._tell(answers)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> Progress:
+        """Search until a stop rule fires; returns the final progress record."""
+        try:
+            while True:
+                self._fill()
+                if self.backend.in_flight == 0:
+                    break
+                if time.monotonic() >= self.deadline:
+                    self.progress.stopped_by = "time"
+                    self._collect_done()
+                    break
+                finished = self.backend.next_finished(timeout=self._time_left())
+                if finished is not None:
+                    self._record(finished)
+        except KeyboardInterrupt:
+            self.progress.stopped_by = "interrupted"
+        finally:
+            self.backend.shutdown()  # children still out stay `running`: a resume reruns them
+            self._checkpoint()
+        return self.progress
+
+    def _collect_done(self) -> None:
+        """Record children that already finished; only those still running are cancelled."""
+        while self.backend.in_flight:
+            finished = self.backend.next_finished(timeout=0.0)
+            if finished is None:
+                return
+            self._record(finished)
+
+    def _time_left(self) -> float | None:
+        return None if self.deadline == math.inf else max(0.0, self.deadline - time.monotonic())
+
+    def _fill(self) -> None:
+        """Submit ready jobs and ask for more until every worker is busy or a rule stops it."""
+        workers = self.config.backend.workers
+        while True:
+            while self.ready and self.backend.in_flight < workers:
+                self.backend.submit(self.ready.popleft())
+            if self.backend.in_flight >= workers or self.progress.stopped_by:
+                return
+            if sum(map(len, self.waiters.values())) >= WAITING_PER_WORKER * workers:
+                return  # the strategy keeps proposing what is in flight: wait for results
+            n = self._asks_allowed(workers - self.backend.in_flight)
+            if n <= 0:
+                return
+            proposals = self.strategy.ask(n)
+            if not proposals:
+                self.progress.stopped_by = "exhausted"
+                return
+            for tokens in proposals:
+                self._propose(tuple(int(t) for t in tokens))
+
+    def _asks_allowed(self, free_workers: int) -> int:
+        """How many proposals to ask for now (0 sets ``stopped_by``)."""
+        per_candidate = len(self.seeds)
+        n = max(1, math.ceil(free_workers / per_candidate))
+        budget = self.config.budget.max_evaluations
+        if budget is not None:
+            out = self.backend.in_flight + sum(1 for _ in self.ready)
+            left = (budget - self.progress.trained - out) // per_candidate
+            if left <= 0:
+                self.progress.stopped_by = "budget"
+                return 0
+            n = min(n, left)
+        if self.max_proposals is not None:
+            left = self.max_proposals - self.proposals
+            if left <= 0:
+                self.progress.stopped_by = "proposals"
+                return 0
+            n = min(n, left)
+        if time.monotonic() >= self.deadline:
+            self.progress.stopped_by = "time"
+            return 0
+        return n
+
+    def _propose(self, tokens: Tokens) -> None:
+        """Answer one proposal from the store, the pre-screen, or by submitting it."""
+        self.proposals += 1
+        expr = self.space.decode(tokens)
+        fingerprint = expr.fingerprint if self.config.dedup == "fingerprint" else None
+        seen = self.store.find(expr.canonical, fingerprint)
+        if seen is not None:
+            self.store.count_proposal(seen.id)
+            self.progress.duplicates += 1
+            if seen.status == "pending":
+                self.waiters.setdefault(seen.id, []).append(tokens)
+            else:
+                self._tell([(tokens, self._reward(seen))])
+            return
+        reason = prescreen(expr)
+        if reason is not None:
+            result = Result(status="invalid", reward=float(self.task["invalid_reward"]),
+                            error=reason, expr=expr.text, seed=self.seeds[0]).to_dict()
+            candidate = self.store.add_scored(expr.canonical, expr.text, tokens, expr.fingerprint,
+                                              self.fidelity, self.task.get("steps"),
+                                              self.seeds[0], result, note=reason)
+            self.progress.invalid += 1
+            self._finished_candidate(candidate)
+            self._tell([(tokens, self._reward(candidate))])
+            return
+        candidate_id, jobs = self.store.add_candidate(
+            expr.canonical, expr.text, tokens, expr.fingerprint, self.fidelity,
+            self.task.get("steps"), self.seeds)
+        self.waiters[candidate_id] = [tokens]
+        self.ready.extend(Job(eid, candidate_id, expr.text, seed) for eid, seed in jobs)
+
+    def _record(self, finished: Finished) -> None:
+        """Commit a child's result, then (all seeds in) tell the strategy."""
+        if finished.setup_error is not None:  # not the candidate's fault: stop, rerun on resume
+            self.progress.stopped_by = "errors"
+            raise RunAborted(f"a child could not run on {finished.worker}: "
+                             f"{finished.setup_error}; fix it, then `actsearch run --resume "
+                             f"{self.store.run_dir}` (results so far are kept)")
+        candidate = self.store.record_result(finished.job.evaluation_id, finished.result,
+                                             finished.worker)
+        self.progress.trained += 1
+        status = finished.result["status"]
+        if status in FAILED:
+            self.progress.failures += 1
+        self.errors_in_row = self.errors_in_row + 1 if status == "error" else 0
+        if candidate is None:
+            self.on_update(self.progress)
+        else:
+            self._finished_candidate(candidate)
+            awaiting = self.waiters.pop(candidate.id, [])
+            if awaiting:
+                self._tell([(tokens, self._reward(candidate)) for tokens in awaiting])
+        self.since_checkpoint += 1
+        if self.since_checkpoint >= self.config.budget.checkpoint_every:
+            self._checkpoint()
+        limit = self.config.budget.max_consecutive_errors
+        if self.errors_in_row >= limit:
+            self.progress.stopped_by = "errors"
+            raise RunAborted(f"{limit} child trainings in a row ended in an error, the last: "
+                             f"{finished.result.get('error', '')[:300]}; see `actsearch top "
+                             f"{self.store.run_dir}` (results so far are kept)")
+
+    def _finished_candidate(self, candidate: Candidate) -> None:
+        self.progress.candidates += 1
+        best = self.progress.best
+        if candidate.reward is not None and math.isfinite(candidate.reward) and (
+                best is None or best.reward is None or candidate.reward > best.reward):
+            self.progress.best = candidate
+        self.on_update(self.progress)
+
+    def _reward(self, candidate: Candidate) -> float:
+        """The reward the strategy hears: the recorded one, non-finite as diverged."""
+        reward = candidate.reward
+        if reward is None or not math.isfinite(reward):
+            return float(self.task["diverged_reward"])
+        return reward
+
+    def _tell(self, results: Sequence[tuple[Tokens, float]]) -> None:
+        self.strategy.tell(list(results))
+        self.told += len(results)
+
+    def _checkpoint(self) -> None:
+        """Save the strategy with the proposals it awaits (a consistent pair)."""
+        outstanding = [(tokens, cid) for cid, waiting in self.waiters.items()
+                       for tokens in waiting]
+        self.store.save_checkpoint(self.strategy.state_dict(), self.told, outstanding,
+                                   {"proposals": self.proposals})
+        self.since_checkpoint = 0

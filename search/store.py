@@ -1,0 +1,356 @@
+"""The results store: one SQLite database per run directory, the search's memory.
+
+Who may write: only the runner of the run, in the driver process, through a
+``Store`` opened with ``writer=True`` (it holds an exclusive lock file, so a
+second ``actsearch run --resume`` on the same directory is refused). Workers
+never touch the database; report commands open it read-only.
+
+Contract:
+
+* Every write goes through ``transaction()``: ``BEGIN IMMEDIATE`` ... commit,
+  or rollback and a ``StoreError`` naming what failed.
+* WAL journal, ``synchronous=NORMAL``: a committed result survives the driver
+  being killed (a power cut may lose the last transactions).
+* ``schema_version`` lives in the ``meta`` table; a store of another version is
+  refused with a clear line.
+* A candidate is a canonical expression (unique). Its evaluations are one row
+  per (candidate, fidelity, seed) (unique): created ``running`` when submitted,
+  moved to a final status exactly once by ``record_result`` (a second finish of
+  the same row is an error). When its last evaluation finishes, the candidate
+  gets its status and reward (the mean over seeds), in the same transaction.
+* SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
+  twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
+  column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
+  Curves and info are JSON with non-finite floats as the strings "nan"/"inf".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from search.errors import UserError
+from search.rows import Candidate, Evaluation, real, text, to_float
+
+SCHEMA_VERSION = 1
+DB_NAME = "search.db"
+LOCK_NAME = "search.lock"
+KEEP_CHECKPOINTS = 3
+FINAL = ("ok", "diverged", "invalid", "error", "timeout")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, code_version TEXT NOT NULL,
+    config_yaml TEXT NOT NULL, config_json TEXT NOT NULL, argv TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY, canonical TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+    tokens TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', reward REAL, reward_text TEXT,
+    seconds REAL, finished REAL, proposals INTEGER NOT NULL DEFAULT 1,
+    note TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
+CREATE INDEX IF NOT EXISTS candidates_reward ON candidates(reward);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+    fidelity TEXT NOT NULL, steps INTEGER, seed INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running', reward REAL, reward_text TEXT,
+    val_accuracy_text TEXT, step INTEGER, curves TEXT, info TEXT, seconds REAL,
+    worker TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 1,
+    started REAL NOT NULL, finished REAL, UNIQUE (candidate_id, fidelity, seed));
+CREATE INDEX IF NOT EXISTS evaluations_status ON evaluations(status);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY, created REAL NOT NULL, told INTEGER NOT NULL,
+    state BLOB NOT NULL, outstanding TEXT NOT NULL, counters TEXT NOT NULL);
+"""
+
+
+class StoreError(UserError, RuntimeError):
+    """A store that cannot be opened or a write that broke the store's contract."""
+
+
+# -- the store -------------------------------------------------------------------------
+
+
+class Store:
+    """The SQLite database of one run directory (see the module docstring)."""
+
+    def __init__(self, run_dir: str | Path, writer: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / DB_NAME
+        self.writer = writer
+        self._lock_file = None
+        if writer:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock()
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+        else:
+            if not self.path.exists():
+                raise StoreError(f"{self.run_dir}: no search here (no {DB_NAME}); "
+                                 "give the directory that 'actsearch run' printed")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        if writer:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
+            with self.transaction("create the schema"):
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                (str(SCHEMA_VERSION),))
+        self._check_version()
+
+    def _lock(self) -> None:
+        self._lock_file = open(self.run_dir / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreError(f"{self.run_dir}: another actsearch process is writing this run; "
+                             "wait for it to end or stop it first") from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(str(os.getpid()))
+        self._lock_file.flush()
+
+    def _check_version(self) -> None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: not a readable actsearch store ({error})") from None
+        if row is None or int(row["value"]) != SCHEMA_VERSION:
+            found = None if row is None else row["value"]
+            raise StoreError(f"{self.path}: store schema version {found}, this actsearch reads "
+                             f"{SCHEMA_VERSION}; use the actsearch version that wrote it")
+
+    def close(self) -> None:
+        self.db.close()
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, what: str = "write") -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; on any error roll back and raise StoreError."""
+        if not self.writer:
+            raise StoreError(f"{self.path}: opened read-only, cannot {what}")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException as error:
+            self.db.execute("ROLLBACK")
+            if isinstance(error, (sqlite3.Error, ValueError, TypeError)):
+                raise StoreError(f"store: could not {what}: {error}") from error
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # -- runs ------------------------------------------------------------------------
+
+    def add_run(self, config_yaml: str, config_json: str, code_version: str,
+                argv: Sequence[str]) -> int:
+        """One row per invocation (a first run or a resume), with the resolved config."""
+        with self.transaction("save the run's config") as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started, code_version, config_yaml, config_json, argv) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (time.time(), code_version, config_yaml, config_json, json.dumps(list(argv))))
+            return int(cursor.lastrowid)
+
+    def first_run(self) -> sqlite3.Row | None:
+        """The first invocation's row: its config is the run's config."""
+        return self.db.execute("SELECT * FROM runs ORDER BY id LIMIT 1").fetchone()
+
+    # -- candidates and evaluations --------------------------------------------------
+
+    def find(self, canonical: str, fingerprint: str | None = None) -> Candidate | None:
+        """The stored candidate with this canonical form, else (if given) this fingerprint."""
+        row = self.db.execute("SELECT * FROM candidates WHERE canonical=?", (canonical,)).fetchone()
+        if row is None and fingerprint is not None:
+            row = self.db.execute("SELECT * FROM candidates WHERE fingerprint=? ORDER BY id "
+                                  "LIMIT 1", (fingerprint,)).fetchone()
+        return None if row is None else Candidate.from_row(row)
+
+    def add_candidate(self, canonical: str, expr_text: str, tokens: Sequence[int],
+                      fingerprint: str, fidelity: str, steps: int | None,
+                      seeds: Sequence[int]) -> tuple[int, list[tuple[int, int]]]:
+        """A new candidate and its ``running`` evaluations; returns (id, [(eval id, seed)])."""
+        with self.transaction(f"add candidate {canonical!r}") as db:
+            return _insert(db, canonical, expr_text, tokens, fingerprint, fidelity, steps, seeds)
+
+    def add_scored(self, canonical: str, expr_text: str, tokens: Sequence[int],
+                   fingerprint: str, fidelity: str, steps: int | None, seed: int,
+                   result: dict[str, Any], note: str = "") -> Candidate:
+        """A candidate scored without training (the pre-screen), finished at once."""
+        with self.transaction(f"add scored candidate {canonical!r}") as db:
+            _, [(eid, _)] = _insert(db, canonical, expr_text, tokens, fingerprint, fidelity,
+                                    steps, [seed])
+            candidate = _finish(db, eid, result, "prescreen", note)
+        assert candidate is not None
+        return candidate
+
+    def count_proposal(self, candidate_id: int) -> None:
+        """The strategy proposed a stored candidate again."""
+        with self.transaction("count a duplicate") as db:
+            db.execute("UPDATE candidates SET proposals = proposals + 1 WHERE id=?",
+                       (candidate_id,))
+
+    def restart(self, evaluation_id: int) -> None:
+        """A ``running`` evaluation is submitted again (after a resume)."""
+        with self.transaction("restart an evaluation") as db:
+            db.execute("UPDATE evaluations SET attempts = attempts + 1, started=? "
+                       "WHERE id=? AND status='running'", (time.time(), evaluation_id))
+
+    def record_result(self, evaluation_id: int, result: dict[str, Any], worker: str,
+                      note: str = "") -> Candidate | None:
+        """Finish one evaluation with a ``Result.to_dict()``; the candidate if now finished."""
+        with self.transaction(f"record evaluation {evaluation_id}") as db:
+            return _finish(db, evaluation_id, result, worker, note)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def candidate(self, candidate_id: int) -> Candidate | None:
+        row = self.db.execute("SELECT * FROM candidates WHERE id=?", (candidate_id,)).fetchone()
+        return None if row is None else Candidate.from_row(row)
+
+    def candidates(self, status: str | None = None) -> list[Candidate]:
+        """All candidates in the order they were met (optionally of one status)."""
+        query, args = "SELECT * FROM candidates", ()
+        if status is not None:
+            query, args = query + " WHERE status=?", (status,)
+        return [Candidate.from_row(r) for r in self.db.execute(query + " ORDER BY id", args)]
+
+    def top(self, k: int) -> list[Candidate]:
+        """The ``k`` best finished candidates by reward (ties: the earlier first)."""
+        rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
+                               "AND reward IS NOT NULL ORDER BY reward DESC, id LIMIT ?", (k,))
+        return [Candidate.from_row(r) for r in rows]
+
+    def finished_in_order(self) -> list[Candidate]:
+        """Finished candidates in the order their results arrived."""
+        rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
+                               "ORDER BY finished, id")
+        return [Candidate.from_row(r) for r in rows]
+
+    def evaluations(self, candidate_id: int | None = None,
+                    status: str | None = None) -> list[Evaluation]:
+        clauses, args = [], []
+        if candidate_id is not None:
+            clauses.append("candidate_id=?")
+            args.append(candidate_id)
+        if status is not None:
+            clauses.append("status=?")
+            args.append(status)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self.db.execute(f"SELECT * FROM evaluations{where} ORDER BY id", args)
+        return [Evaluation.from_row(r) for r in rows]
+
+    def count_trained(self) -> int:
+        """Evaluations that took (or are taking) a child training: pre-screened ones excluded."""
+        return self.db.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running' "
+                               "AND IFNULL(worker, '') != 'prescreen'").fetchone()[0]
+
+    def count_finished(self) -> int:
+        """Candidates with every seed finished."""
+        return self.db.execute("SELECT COUNT(*) FROM candidates "
+                               "WHERE status != 'pending'").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        """Evaluations by status (``running`` included)."""
+        rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
+    # -- strategy checkpoints ---------------------------------------------------------
+
+    def save_checkpoint(self, state: dict[str, Any], told: int,
+                        outstanding: Sequence[tuple[Sequence[int], int]],
+                        counters: dict[str, Any]) -> None:
+        """The strategy's ``state_dict`` (torch.save bytes), keeping the last few."""
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        with self.transaction("save a strategy checkpoint") as db:
+            db.execute("INSERT INTO checkpoints (created, told, state, outstanding, counters) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (time.time(), told, buffer.getvalue(),
+                        json.dumps([[list(t), c] for t, c in outstanding]),
+                        json.dumps(counters)))
+            db.execute("DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints "
+                       "ORDER BY id DESC LIMIT ?)", (KEEP_CHECKPOINTS,))
+
+    def latest_checkpoint(self) -> tuple[dict[str, Any], list[tuple[tuple[int, ...], int]],
+                                         dict[str, Any]] | None:
+        """(state, outstanding [(tokens, candidate id)], counters) of the newest checkpoint."""
+        row = self.db.execute("SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        # Our own bytes, written by this store: full unpickling (numpy arrays, plain objects).
+        state = torch.load(io.BytesIO(row["state"]), weights_only=False)
+        outstanding = [(tuple(t), int(c)) for t, c in json.loads(row["outstanding"])]
+        return state, outstanding, json.loads(row["counters"])
+
+
+def _insert(db: sqlite3.Connection, canonical: str, expr_text: str, tokens: Sequence[int],
+            fingerprint: str, fidelity: str, steps: int | None,
+            seeds: Sequence[int]) -> tuple[int, list[tuple[int, int]]]:
+    now = time.time()
+    cid = int(db.execute(
+        "INSERT INTO candidates (canonical, text, tokens, fingerprint, created) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (canonical, expr_text, json.dumps(list(tokens)), fingerprint, now)).lastrowid)
+    jobs = []
+    for seed in seeds:
+        eid = db.execute(
+            "INSERT INTO evaluations (candidate_id, fidelity, steps, seed, started) "
+            "VALUES (?, ?, ?, ?, ?)", (cid, fidelity, steps, seed, now)).lastrowid
+        jobs.append((int(eid), seed))
+    return cid, jobs
+
+
+def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], worker: str,
+            note: str) -> Candidate | None:
+    """Move a running evaluation to its final status; aggregate the candidate when complete."""
+    reward = to_float(result["reward"])
+    changed = db.execute(
+        "UPDATE evaluations SET status=?, reward=?, reward_text=?, val_accuracy_text=?, "
+        "step=?, curves=?, info=?, seconds=?, worker=?, error=?, finished=? "
+        "WHERE id=? AND status='running'",
+        (result["status"], real(reward), text(reward),
+         text(to_float(result.get("val_accuracy"))), result.get("step"),
+         json.dumps(result.get("curves", {})), json.dumps(result.get("info", {})),
+         real(to_float(result.get("seconds", 0.0))), worker, result.get("error", ""),
+         time.time(), evaluation_id)).rowcount
+    if changed != 1:
+        raise ValueError(f"evaluation {evaluation_id} is not running (finished twice?)")
+    cid = db.execute("SELECT candidate_id FROM evaluations WHERE id=?",
+                     (evaluation_id,)).fetchone()[0]
+    rows = db.execute("SELECT status, reward_text, seconds FROM evaluations "
+                      "WHERE candidate_id=?", (cid,)).fetchall()
+    if any(r["status"] == "running" for r in rows):
+        return None
+    rewards = [float(r["reward_text"]) for r in rows]
+    mean = sum(rewards) / len(rewards)
+    statuses = [r["status"] for r in rows]
+    status = next((s for s in ("error", "timeout", "diverged", "invalid") if s in statuses), "ok")
+    seconds = sum(r["seconds"] or 0.0 for r in rows)
+    db.execute("UPDATE candidates SET status=?, reward=?, reward_text=?, seconds=?, "
+               "finished=?, note=? WHERE id=?",
+               (status, real(mean), text(mean), seconds, time.time(), note, cid))
+    return Candidate.from_row(db.execute("SELECT * FROM candidates WHERE id=?",
+                                         (cid,)).fetchone())

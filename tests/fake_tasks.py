@@ -1,0 +1,103 @@
+"""Evaluate functions for tests: same signature as ``evaluator.evaluate``, no training.
+
+Named in a config as ``evaluate: tests.fake_tasks:<name>``. The reward of
+``instant`` is a deterministic function of the expression's values, so
+strategies have a landscape to climb and reruns agree. Faults are driven by
+files, so they work across Ray worker processes:
+
+* ``FAKE_TASK_LOG``: each call appends ``pid expr`` as one line (who trained what);
+* ``FAKE_TASK_CRASH_ONCE``: the first call that finds this marker file missing
+  creates it and kills its own process (``os._exit``), as a dying worker would.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import torch
+
+from evaluator import DataError, Result, TaskConfig
+from space import parse
+
+_POINTS = torch.linspace(-3.0, 3.0, 61)
+_SWISH = _POINTS * torch.sigmoid(_POINTS)
+
+
+def _log(expr_text: str) -> None:
+    path = os.environ.get("FAKE_TASK_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(f"{os.getpid()} {expr_text}\n")
+
+
+def score(expr_text: str) -> float:
+    """A reward in (0, 1]: closeness of f to Swish on [-3, 3] (NaN-safe)."""
+    with torch.no_grad():
+        values = parse(expr_text)(_POINTS, 1.0)
+    error = torch.nan_to_num((values - _SWISH).abs(), nan=1e3, posinf=1e3, neginf=1e3)
+    return float(1.0 / (1.0 + error.mean()))
+
+
+def instant(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """An immediate ``ok`` with a deterministic reward."""
+    _log(expr_text)
+    reward = score(expr_text)
+    return Result(status="ok", reward=reward, val_accuracy=reward, step=task.steps,
+                  curves={"step": [float(task.steps)], "val_accuracy": [reward]},
+                  seconds=0.0, expr=expr_text, seed=seed)
+
+
+def slow(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """Like ``instant`` after a wait of ``FAKE_TASK_SECONDS`` (default 0.2 s)."""
+    time.sleep(float(os.environ.get("FAKE_TASK_SECONDS", "0.2")))
+    return instant(expr_text, task, seed, device)
+
+
+def sleepy(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """Hangs for a minute: only a hard timeout ends it early."""
+    time.sleep(60.0)
+    return instant(expr_text, task, seed, device)
+
+
+def crash_once(expr_text: str, task: TaskConfig, seed: int = 0,
+               device: str | None = None) -> Result:
+    """Kill the worker process on the first call (marker file), then behave as ``instant``."""
+    marker = os.environ["FAKE_TASK_CRASH_ONCE"]
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return instant(expr_text, task, seed, device)
+    os.write(fd, f"{os.getpid()} {expr_text}\n".encode())
+    os.close(fd)
+    os._exit(1)  # the worker process dies mid-child, no result, no exception
+
+
+def nan(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """Every child 'trains' to a NaN loss: ``diverged`` with NaN curves."""
+    _log(expr_text)
+    return Result(status="diverged", reward=task.diverged_reward, step=3,
+                  curves={"step": [1.0, 2.0, 3.0], "train_loss": [2.3, math.inf, math.nan]},
+                  error="non-finite loss at step 3", expr=expr_text, seed=seed)
+
+
+def nan_ok(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """A misbehaving evaluator: status ``ok`` with a NaN reward (the runner must cope)."""
+    _log(expr_text)
+    return Result(status="ok", reward=math.nan, val_accuracy=math.nan, expr=expr_text, seed=seed)
+
+
+def failing(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """Every child ends in an ``error`` result (a crash inside training)."""
+    _log(expr_text)
+    return Result(status="error", reward=task.error_reward, error="fake crash in training",
+                  expr=expr_text, seed=seed)
+
+
+def broken(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
+    """Raises, as evaluate does when its setup is broken (data set missing on a node),
+    until ``FAKE_TASK_FIXED`` is set; then behaves as ``instant``."""
+    if not os.environ.get("FAKE_TASK_FIXED"):
+        raise DataError("cifar10 not found on this node (fake)")
+    return instant(expr_text, task, seed, device)

@@ -1,0 +1,165 @@
+"""The command line: reports on a finished run, and user mistakes as one line with exit 2.
+
+The mistakes run ``actsearch`` in a subprocess, as a user would; everything
+else calls ``search.cli.main`` in this process (faster, same code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh, sin], binary: [add, mul, max]}"
+
+
+def actsearch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "search.cli", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def _one_line_error(done: subprocess.CompletedProcess, *needles: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("actsearch: error: ")
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A small finished search (inline backend, instant fake children)."""
+    root = tmp_path_factory.mktemp("cli")
+    config = root / "config.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}",
+                                 "budget: {max_evaluations: 30}"]))
+    assert main(["run", str(config), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def test_malformed_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("strategy:\n  name: reinforce\n  lr: fast\n")
+    _one_line_error(actsearch("run", str(bad)), "bad.yaml: strategy.lr: expected a number")
+    assert not (ROOT / "runs").exists() or not any(
+        "bad" in p.name for p in (ROOT / "runs").iterdir())
+
+
+def test_unknown_operator_is_one_line(tmp_path):
+    bad = tmp_path / "ops.yaml"
+    bad.write_text("space:\n  unary: [sin, sigmoidd]\n")
+    _one_line_error(actsearch("run", str(bad)),
+                    "space.unary: unknown unary operator 'sigmoidd'; did you mean 'sigmoid'?")
+
+
+def test_missing_data_set_is_one_line(tmp_path):
+    config = tmp_path / "nodata.yaml"
+    config.write_text(f"task:\n  data_dir: {tmp_path / 'empty'}\n")
+    _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run"),
+                              env={"ACTSEARCH_DATA": str(tmp_path)}),
+                    "cifar10 not found", "actsearch data cifar10")
+    assert not (tmp_path / "run").exists()  # nothing half-made
+
+
+def test_bad_expression_is_one_line():
+    _one_line_error(actsearch("eval", "x * sigmoid(beta * x"), "at column")
+
+
+def test_top_table_and_json(run_dir, capsys):
+    assert main(["top", str(run_dir), "-k", "3"]) == 0
+    table = capsys.readouterr().out
+    assert "| 1 |" in table and "`x * sigmoid(x)`" in table and "| 4 |" not in table
+    assert main(["top", str(run_dir), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["function"] == "x * sigmoid(x)" and rows[0]["rank"] == 1
+    assert [r["reward"] for r in rows] == sorted((r["reward"] for r in rows), reverse=True)
+
+
+def test_show_by_id_and_by_any_spelling(run_dir, capsys):
+    assert main(["show", str(run_dir), "sigmoid(x) * identity(x)"]) == 0
+    by_expr = capsys.readouterr().out
+    assert "status:      ok" in by_expr and "canonical:   x * sigmoid(x)" in by_expr
+    candidate_id = by_expr.split("\n")[0].split()[-1]
+    assert main(["show", str(run_dir), candidate_id]) == 0
+    assert capsys.readouterr().out == by_expr
+    assert main(["show", str(run_dir), "9999"]) == 2
+    assert "no candidate with id 9999" in capsys.readouterr().err
+
+
+def test_show_prints_the_prescreen_reason(run_dir, capsys):
+    assert main(["show", str(run_dir), "x - x"]) == 0
+    out = capsys.readouterr().out
+    assert "status:      invalid" in out and "error: " in out
+
+
+def test_export_writes_a_module_that_matches(run_dir, tmp_path, capsys):
+    import importlib.util
+
+    import torch
+
+    from space import parse, to_module
+
+    target = tmp_path / "act.py"
+    assert main(["export", str(run_dir), "--rank", "1", "-o", str(target)]) == 0
+    assert "the function has no beta" in capsys.readouterr().out
+    spec = importlib.util.spec_from_file_location("act", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = torch.randn(4, 3, 5)
+    expected = to_module(parse("x * sigmoid(x)"))(x)
+    assert torch.allclose(module.Activation()(x), expected)
+    assert main(["export", str(run_dir), "--rank", "999", "-o", str(target)]) == 2
+
+
+def test_plot_writes_a_png(run_dir, tmp_path, capsys):
+    target = tmp_path / "top.png"
+    assert main(["plot", str(run_dir), "-k", "4", "-o", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_with_a_fake_task(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("evaluate: tests.fake_tasks:instant\n")
+    assert main(["eval", "x * sigmoid(x)", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "status:    ok" in out and "reward:    1.0000" in out
+
+
+def test_resume_of_a_missing_run_and_wrong_arguments(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path / "nope")]) == 2
+    assert "no search there" in capsys.readouterr().err
+    assert main(["run"]) == 2
+    assert "either a CONFIG file or --resume" in capsys.readouterr().err
+
+
+def test_demo_runs_quickly(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "6250 token sequences" in out and "class Swish(nn.Module)" in out
+
+
+def test_gpu_request_on_a_cpu_machine_is_one_line(tmp_path):
+    config = tmp_path / "gpu.yaml"
+    config.write_text("evaluate: tests.fake_tasks:instant\n"
+                      "backend: {kind: ray, workers: 1, num_cpus: 1, num_gpus: 0.25}\n")
+    _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run")),
+                    "no Ray node can run a child needing 1 CPU and 0.25 GPU")
+    assert not (tmp_path / "run").exists()
+
+
+def test_data_is_not_fetched_again_when_present(tmp_path, capsys):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(b"")
+    assert main(["data", "cifar10", "--dest", str(tmp_path)]) == 0
+    assert f"already in {folder}" in capsys.readouterr().out

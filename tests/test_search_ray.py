@@ -1,0 +1,132 @@
+"""The Ray backend on one local Ray of 2 CPUs (started once for this module)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import ray
+
+from search.backends import BackendError
+from search.config import config_from_text
+from search.launch import run_search
+from search.store import Store
+
+SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh], binary: [add, mul, max]}"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Fault-injection files; the environment is set before Ray starts so workers see it."""
+    root = tmp_path_factory.mktemp("ray")
+    paths = {"log": root / "trained.log", "crash": root / "crashed"}
+    saved = {k: os.environ.get(k) for k in ("FAKE_TASK_LOG", "FAKE_TASK_CRASH_ONCE")}
+    os.environ["FAKE_TASK_LOG"] = str(paths["log"])
+    os.environ["FAKE_TASK_CRASH_ONCE"] = str(paths["crash"])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield paths
+    ray.shutdown()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _config(task: str, **sections: str):
+    lines = [SPACE, f"evaluate: tests.fake_tasks:{task}", "task: {steps: 7}",
+             "strategy: {name: exhaustive}"]
+    backend = sections.pop("backend", "{}")
+    lines.append(f"backend: {{kind: ray, workers: 2, num_cpus: 1, {backend.strip('{}')}}}")
+    lines += [f"{key}: {value}" for key, value in sections.items()]
+    return config_from_text("\n".join(lines))
+
+
+def _trained(log: Path) -> Counter:
+    return Counter(line.split(" ", 1)[1] for line in log.read_text().splitlines())
+
+
+def test_ray_search_matches_inline(files, tmp_path):
+    files["log"].unlink(missing_ok=True)
+    run_dir, progress = run_search(_config("instant"), out=tmp_path / "ray")
+    inline_dir, inline = run_search(
+        config_from_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                    "task: {steps: 7}", "strategy: {name: exhaustive}",
+                                    "backend: {kind: inline}"])), out=tmp_path / "inline")
+    assert progress.stopped_by == inline.stopped_by == "exhausted"
+    assert ray.is_initialized()  # a Ray the run did not start is left running
+    with Store(run_dir) as a, Store(inline_dir) as b:
+        rows = {(c.canonical, c.status, c.reward) for c in a.candidates()}
+        assert rows == {(c.canonical, c.status, c.reward) for c in b.candidates()}
+        workers = {e.worker for e in a.evaluations() if e.worker != "prescreen"}
+        assert all(":" in w for w in workers) and os.getpid() not in {
+            int(w.split(":")[1]) for w in workers}  # children ran in worker processes
+
+
+def test_worker_killed_mid_child_is_retried_and_recorded_once(files, tmp_path):
+    files["log"].unlink(missing_ok=True)
+    files["crash"].unlink(missing_ok=True)
+    run_dir, progress = run_search(_config("crash_once", budget="{max_evaluations: 6}",
+                                           backend="{max_retries: 2}"), out=tmp_path / "run")
+    pid, crashed_expr = files["crash"].read_text().split(" ", 1)
+    crashed_expr = crashed_expr.strip()
+    assert progress.trained == 6 and progress.failures == 0
+    trained = _trained(files["log"])
+    assert trained[crashed_expr] == 1 and set(trained.values()) == {1}
+    assert int(pid) not in {int(line.split()[0]) for line in
+                            files["log"].read_text().splitlines()}  # a new process finished it
+    with Store(run_dir) as store:
+        candidate = store.find(crashed_expr)
+        (evaluation,) = store.evaluations(candidate.id)
+        assert evaluation.status == "ok" and candidate.status == "ok"
+
+
+def test_worker_dying_on_every_attempt_is_recorded_as_error(files, tmp_path):
+    files["crash"].unlink(missing_ok=True)
+    run_dir, progress = run_search(_config("crash_once", budget="{max_evaluations: 3}",
+                                           backend="{max_retries: 0}"), out=tmp_path / "run")
+    assert progress.trained == 3 and progress.failures == 1
+    with Store(run_dir) as store:
+        (failed,) = store.evaluations(status="error")
+        assert "worker process died" in failed.error
+
+
+def test_hard_timeout_kills_a_hung_child(files, tmp_path):
+    run_dir, progress = run_search(_config("sleepy", budget="{max_evaluations: 2}",
+                                           backend="{timeout_s: 1.5}"), out=tmp_path / "run")
+    assert progress.trained == 2 and progress.failures == 2
+    with Store(run_dir) as store:
+        assert {e.status for e in store.evaluations() if e.worker != "prescreen"} == {"timeout"}
+        assert all("timeout_s=1.5" in e.error for e in store.evaluations(status="timeout"))
+
+
+def test_gpu_request_no_node_can_meet_fails_in_one_line(files, tmp_path):
+    with pytest.raises(BackendError, match=r"no Ray node can run a child needing 1 CPU and "
+                                           r"0.5 GPU .*set backend.num_gpus: 0"):
+        run_search(_config("instant", backend="{num_gpus: 0.5}"), out=tmp_path / "run")
+
+
+def test_time_budget_then_resume_trains_no_recorded_child_again(files, tmp_path):
+    """Regression: children done when the time ran out were dropped, then trained again.
+
+    A child still running at the stop is cancelled (best effort: Ray may let it
+    finish unseen) and rerun by the resume; one recorded as finished never is.
+    """
+    files["log"].unlink(missing_ok=True)
+    config = _config("slow", budget="{max_seconds: 1.5, checkpoint_every: 2}")
+    run_dir, progress = run_search(config, out=tmp_path / "run")
+    assert progress.stopped_by == "time"
+    for _ in range(20):
+        _, progress = run_search(None, resume=str(run_dir))
+        if progress.stopped_by != "time":
+            break
+    assert progress.stopped_by == "exhausted"
+    trained = _trained(files["log"])
+    with Store(run_dir) as store:
+        assert store.evaluations(status="running") == []
+        for expr, times in trained.items():
+            (evaluation,) = store.evaluations(store.find(expr).id)
+            assert evaluation.status == "ok"
+            assert times <= evaluation.attempts  # trained again only if it was out at a stop

@@ -1,0 +1,118 @@
+"""The store's contract: NaN/inf round-trip, finish-once, versions, one writer, rollback."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+import torch
+
+from evaluator import Result
+from search.store import Store, StoreError
+
+
+def _result(status="ok", reward=0.5, **kw) -> dict:
+    return Result(status=status, reward=reward, **kw).to_dict()
+
+
+def _add(store: Store, canonical="x", seeds=(0,)):
+    return store.add_candidate(canonical, canonical, [0, 0, 0, 0, 0], "f" + canonical,
+                               "fid", 10, list(seeds))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0.25, 0.0])
+def test_non_finite_values_round_trip(tmp_path, value):
+    with Store(tmp_path, writer=True) as store:
+        cid, [(eid, _)] = _add(store)
+        store.record_result(eid, _result("diverged", reward=value, val_accuracy=value,
+                                         curves={"loss": [1.0, value, math.nan]}), "w")
+    with Store(tmp_path) as store:  # read-only, as the reports open it
+        (evaluation,) = store.evaluations(cid)
+        candidate = store.candidate(cid)
+    for got in (evaluation.reward, evaluation.val_accuracy, candidate.reward):
+        assert got == value or (math.isnan(value) and math.isnan(got))
+    loss = Result.from_dict({"status": "ok", "reward": 0.0,
+                             "curves": evaluation.curves}).curves["loss"]
+    assert loss[0] == 1.0 and math.isnan(loss[2])
+    assert loss[1] == value or (math.isnan(value) and math.isnan(loss[1]))
+
+
+def test_candidate_finishes_when_every_seed_is_in_with_the_mean(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        cid, jobs = _add(store, seeds=(0, 1))
+        assert store.record_result(jobs[0][0], _result(reward=0.4), "w") is None
+        assert store.candidate(cid).status == "pending"
+        done = store.record_result(jobs[1][0], _result("diverged", reward=0.0), "w")
+        assert done.status == "diverged"
+        assert done.reward == pytest.approx(0.2)
+        assert store.top(5)[0].id == cid
+
+
+def test_an_evaluation_finishes_once(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        _, [(eid, _)] = _add(store)
+        store.record_result(eid, _result(), "w")
+        with pytest.raises(StoreError, match="not running"):
+            store.record_result(eid, _result(reward=0.9), "w")
+        assert [e.reward for e in store.evaluations()] == [0.5]  # the failed write rolled back
+
+
+def test_canonical_key_is_unique_and_found_by_fingerprint(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        _add(store, "x")
+        with pytest.raises(StoreError, match="UNIQUE"):
+            _add(store, "x")
+        assert len(store.candidates()) == 1
+        assert store.find("other spelling", "fx").canonical == "x"
+        assert store.find("other spelling") is None
+
+
+def test_transaction_rolls_back_and_names_the_write(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        with pytest.raises(StoreError, match="could not test write"), \
+                store.transaction("test write") as db:
+            db.execute("INSERT INTO meta VALUES ('k', 'v')")
+            db.execute("INSERT INTO no_such_table VALUES (1)")
+        assert store.db.execute("SELECT * FROM meta WHERE key='k'").fetchone() is None
+
+
+def test_one_writer_at_a_time_and_readers_cannot_write(tmp_path):
+    with Store(tmp_path, writer=True):
+        with pytest.raises(StoreError, match="another actsearch process"):
+            Store(tmp_path, writer=True)
+        reader = Store(tmp_path)
+        with pytest.raises(StoreError, match="read-only"):
+            _add(reader)
+        reader.close()
+    Store(tmp_path, writer=True).close()  # the lock is released on close
+
+
+def test_schema_version_is_checked(tmp_path):
+    Store(tmp_path, writer=True).close()
+    db = sqlite3.connect(tmp_path / "search.db")
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(tmp_path)
+
+
+def test_missing_store_is_one_line(tmp_path):
+    with pytest.raises(StoreError, match="no search here"):
+        Store(tmp_path / "nothing")
+
+
+def test_wal_mode_and_checkpoint_round_trip(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.latest_checkpoint() is None
+        for i in range(5):
+            store.save_checkpoint({"step": i, "w": torch.arange(3.0) * i}, told=i,
+                                  outstanding=[((1, 2, 3), 7)], counters={"proposals": i})
+        state, outstanding, counters = store.latest_checkpoint()
+        assert state["step"] == 4 and torch.equal(state["w"], torch.arange(3.0) * 4)
+        assert outstanding == [((1, 2, 3), 7)]
+        assert counters == {"proposals": 4}
+        kept = store.db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        assert kept == 3
