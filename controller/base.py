@@ -78,6 +78,14 @@ class Ledger:
             del self._out[key]
         return key, payload
 
+    def settle(self, results: Results) -> list[tuple[Tokens, float, Any]]:
+        """Take every told proposal: (tokens, checked reward, payload from ask time)."""
+        settled = []
+        for tokens, reward in results:
+            key, payload = self.take(tokens)
+            settled.append((key, check_reward(key, reward), payload))
+        return settled
+
     def state_dict(self) -> list[tuple[Tokens, list[Any]]]:
         return [(tokens, list(copies)) for tokens, copies in self._out.items()]
 

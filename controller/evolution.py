@@ -28,7 +28,6 @@ from controller.base import (
     Tokens,
     check_kind,
     check_n,
-    check_reward,
     random_tokens,
     rng_state,
     set_rng_state,
@@ -81,9 +80,8 @@ class RegularizedEvolution:
         return proposals
 
     def tell(self, results: Results) -> None:
-        for tokens, reward in results:
-            key, _ = self.ledger.take(tokens)
-            self.population.append((key, check_reward(key, reward)))
+        for key, reward, _ in self.ledger.settle(results):
+            self.population.append((key, reward))
             if len(self.population) > self.population_size:
                 self.population.popleft()
 

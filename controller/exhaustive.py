@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from controller.base import Ledger, Results, Tokens, check_kind, check_n, check_reward
+from controller.base import Ledger, Results, Tokens, check_kind, check_n
 from controller.config import StrategyConfig
 from space import SearchSpace
 from space.enumerate import unique_functions
@@ -67,10 +67,7 @@ class Exhaustive:
         return proposals
 
     def tell(self, results: Results) -> None:
-        for tokens, reward in results:
-            key, _ = self.ledger.take(tokens)
-            check_reward(key, reward)
-            self.told += 1
+        self.told += len(self.ledger.settle(results))
 
     @property
     def exhausted(self) -> bool:

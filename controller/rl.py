@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from controller.base import Ledger, Results, Tokens, check_kind, check_n, check_reward
+from controller.base import Ledger, Results, Tokens, check_kind, check_n
 from controller.config import StrategyConfig
 from controller.policy import Policy, Rollout, probability, sample, score
 from space import SearchSpace
@@ -72,9 +72,7 @@ class RNNController:
         return proposals
 
     def tell(self, results: Results) -> None:
-        for tokens, reward in results:
-            key, old_log_prob = self.ledger.take(tokens)
-            self.buffer.append((key, check_reward(key, reward), old_log_prob))
+        self.buffer.extend(self.ledger.settle(results))  # (tokens, reward, log-prob when asked)
         while len(self.buffer) >= self.config.batch_size:
             batch = self.buffer[: self.config.batch_size]
             self.buffer = self.buffer[self.config.batch_size:]
