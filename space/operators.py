@@ -136,14 +136,6 @@ def _call(name: str, *args: Node) -> Node:
     return Call(name, tuple(args))
 
 
-def _const(value: float) -> Node:
-    return Const(value)
-
-
-def _beta() -> Node:
-    return BETA
-
-
 def _unary_primitive(name: str, paper: str) -> SearchOp:
     return SearchOp(name, 1, paper, lambda a: _call(name, a))
 
@@ -157,8 +149,8 @@ UNARY: dict[str, SearchOp] = {
         _unary_primitive("square", "x^2"),
         _unary_primitive("cube", "x^3"),
         _unary_primitive("sqrt", "sqrt(x)"),
-        SearchOp("beta_mul", 1, "beta*x", lambda a: _call("mul", _beta(), a), uses_beta=True),
-        SearchOp("beta_add", 1, "x+beta", lambda a: _call("add", a, _beta()), uses_beta=True),
+        SearchOp("beta_mul", 1, "beta*x", lambda a: _call("mul", BETA, a), uses_beta=True),
+        SearchOp("beta_add", 1, "x+beta", lambda a: _call("add", a, BETA), uses_beta=True),
         _unary_primitive("log_abs", "log(|x|+eps)"),
         _unary_primitive("exp", "exp(x)"),
         _unary_primitive("sin", "sin(x)"),
@@ -169,13 +161,13 @@ UNARY: dict[str, SearchOp] = {
         _unary_primitive("asinh", "sinh^-1(x)"),
         _unary_primitive("atan", "tan^-1(x)"),
         _unary_primitive("sinc", "sinc(x)"),
-        SearchOp("max0", 1, "max(x,0)", lambda a: _call("max", a, _const(0.0))),
-        SearchOp("min0", 1, "min(x,0)", lambda a: _call("min", a, _const(0.0))),
+        SearchOp("max0", 1, "max(x,0)", lambda a: _call("max", a, Const(0.0))),
+        SearchOp("min0", 1, "min(x,0)", lambda a: _call("min", a, Const(0.0))),
         _unary_primitive("sigmoid", "sigma(x)"),
         _unary_primitive("softplus", "log(1+e^x)"),
         SearchOp("gauss", 1, "exp(-x^2)", lambda a: _call("exp", _call("neg", _call("square", a)))),
         _unary_primitive("erf", "erf(x)"),
-        SearchOp("beta", 1, "beta", lambda a: _beta(), uses_beta=True),
+        SearchOp("beta", 1, "beta", lambda a: BETA, uses_beta=True),
     ]
 }
 
@@ -192,15 +184,15 @@ BINARY: dict[str, SearchOp] = {
                  lambda a, b: _call("mul", _call("sigmoid", a), b)),
         SearchOp("gauss_dist", 2, "exp(-beta(x1-x2)^2)",
                  lambda a, b: _call("exp", _call("neg", _call(
-                     "mul", _beta(), _call("square", _call("sub", a, b))))),
+                     "mul", BETA, _call("square", _call("sub", a, b))))),
                  uses_beta=True),
         SearchOp("laplace_dist", 2, "exp(-beta|x1-x2|)",
                  lambda a, b: _call("exp", _call("neg", _call(
-                     "mul", _beta(), _call("abs", _call("sub", a, b))))),
+                     "mul", BETA, _call("abs", _call("sub", a, b))))),
                  uses_beta=True),
         SearchOp("beta_mix", 2, "beta*x1+(1-beta)*x2",
-                 lambda a, b: _call("add", _call("mul", _beta(), a),
-                                    _call("mul", _call("sub", _const(1.0), _beta()), b)),
+                 lambda a, b: _call("add", _call("mul", BETA, a),
+                                    _call("mul", _call("sub", Const(1.0), BETA), b)),
                  uses_beta=True),
     ]
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from space.expression import BETA, Const, Expression, Node, Var, evaluate, format_number
+from space.expression import BETA, Const, Expression, Node, Var, format_number
 from space.operators import EPS, PRIMITIVES
 
 BETA_INIT = 1.0  # Swish's beta starts at 1 (Ramachandran et al.); a config may override
@@ -42,10 +42,7 @@ class Activation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = _beta_for(self.beta, x) if self.beta is not None else 1.0
-        out = evaluate(self.expression.root, x, beta)
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            out = torch.broadcast_to(torch.as_tensor(out, dtype=x.dtype, device=x.device), x.shape)
-        return out
+        return self.expression(x, beta)
 
     def extra_repr(self) -> str:
         return f"{self.expression.text}, num_parameters={self.num_parameters}"
