@@ -1,5 +1,6 @@
-"""The symbolic search space: operators, expressions, grammar, parsing, torch modules."""
+"""The symbolic search space: operators, expressions, grammar, parsing, torch modules, baselines."""
 
+from space.baselines import BASELINES, baseline
 from space.enumerate import EnumerationStats, unique_functions
 from space.expression import Expression
 from space.grammar import SearchSpace, Slot, SpaceError
@@ -8,6 +9,7 @@ from space.parser import ParseError, parse
 from space.torch_module import Activation, export_source, to_module
 
 __all__ = [
+    "BASELINES",
     "BINARY",
     "EPS",
     "PRIMITIVES",
@@ -19,6 +21,7 @@ __all__ = [
     "SearchSpace",
     "Slot",
     "SpaceError",
+    "baseline",
     "export_source",
     "parse",
     "to_module",

@@ -1,7 +1,8 @@
 """Immutable expression trees and their renderings.
 
-A tree is made of four node types: the input ``X``, the trainable ``BETA``, a
-non-negative numeric ``Const`` and a ``Call`` of a primitive from
+A tree is made of four node types: the input ``X``, a trainable leaf (``BETA``,
+or ``ALPHA`` in the PReLU baseline), a non-negative numeric ``Const`` and a
+``Call`` of a primitive from
 ``space.operators.PRIMITIVES``. ``Expression`` wraps a root node and offers the
 renderings: ``str()`` (parseable text, round-trips through ``parse``),
 ``canonical`` (the store's key), ``latex()``, ``sympy()``, ``derivative()``
@@ -18,13 +19,16 @@ from functools import cached_property
 import sympy as sp
 import torch
 
-from space.nodes import BETA, Call, Const, Node, Var, X
+from space.nodes import ALPHA, BETA, LEAVES, Call, Const, Node, Var, X
 from space.operators import PRIMITIVES
 
-# Fingerprint sample: 64 points on [-6, 6], none at 0 or at an integer, beta fixed.
+# Fingerprint sample: 64 points on [-6, 6], none at 0 or at an integer, beta and alpha
+# fixed at values that no constant of a formula is likely to equal.
 FINGERPRINT_POINTS = torch.linspace(-6.0, 6.0, 64, dtype=torch.float64) + 0.0123
 FINGERPRINT_BETA = 0.7531
+FINGERPRINT_ALPHA = 0.2513
 FINGERPRINT_DIGITS = 6
+ALPHA_INIT = 0.25  # PReLU's initial slope, as nn.PReLU's (He et al. 2015)
 
 
 def format_number(value: float) -> str:
@@ -73,7 +77,7 @@ def depth(node: Node) -> int:
 
 
 def _order_key(node: Node) -> tuple[int, int, str]:
-    rank = {BETA: 0, X: 2}.get(node, 1) if not isinstance(node, Call) else 3
+    rank = {BETA: 0, ALPHA: 0, X: 2}.get(node, 1) if not isinstance(node, Call) else 3
     return (size(node), rank, to_text(node))
 
 
@@ -94,7 +98,7 @@ def normalize(node: Node) -> Node:
 def to_latex(node: Node) -> str:
     """LaTeX with the paper's notation (sigma, epsilon, inverse hyperbolics)."""
     if isinstance(node, Var):
-        return r"\beta" if node is BETA or node == BETA else "x"
+        return {BETA: r"\beta", ALPHA: r"\alpha"}.get(node, "x")
     if isinstance(node, Const):
         return format_number(node.value)
     primitive = PRIMITIVES[node.op]
@@ -111,25 +115,28 @@ def to_latex(node: Node) -> str:
 
 X_SYMBOL = sp.Symbol("x", real=True)
 BETA_SYMBOL = sp.Symbol("beta", real=True)
+ALPHA_SYMBOL = sp.Symbol("alpha", real=True)
+_SYMBOLS = {X: X_SYMBOL, BETA: BETA_SYMBOL, ALPHA: ALPHA_SYMBOL}
 
 
 def to_sympy(node: Node) -> sp.Expr:
     """The sympy form, built from the table (never from text)."""
     if isinstance(node, Var):
-        return BETA_SYMBOL if node == BETA else X_SYMBOL
+        return _SYMBOLS[node]
     if isinstance(node, Const):
         value = node.value
         return sp.Integer(int(value)) if value.is_integer() else sp.Float(value)
     return PRIMITIVES[node.op].sympy(*(to_sympy(a) for a in node.args))
 
 
-def evaluate(node: Node, x: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+def evaluate(node: Node, x: torch.Tensor, beta: torch.Tensor | float,
+             alpha: torch.Tensor | float = ALPHA_INIT) -> torch.Tensor:
     """Evaluate elementwise with torch (differentiable, compile-friendly)."""
     if isinstance(node, Var):
-        return beta if node == BETA else x
+        return beta if node == BETA else alpha if node == ALPHA else x
     if isinstance(node, Const):
         return node.value
-    args = [evaluate(a, x, beta) for a in node.args]
+    args = [evaluate(a, x, beta, alpha) for a in node.args]
     if not any(isinstance(a, torch.Tensor) for a in args):
         args[0] = torch.as_tensor(args[0], dtype=x.dtype, device=x.device)
     if node.op in ("max", "min") and not all(isinstance(a, torch.Tensor) for a in args):
@@ -140,7 +147,7 @@ def evaluate(node: Node, x: torch.Tensor, beta: torch.Tensor | float) -> torch.T
 
 
 def uses(node: Node, leaf: Var) -> bool:
-    """Whether ``leaf`` (X or BETA) occurs in the tree."""
+    """Whether ``leaf`` (X, BETA or ALPHA) occurs in the tree."""
     if isinstance(node, Call):
         return any(uses(a, leaf) for a in node.args)
     return node == leaf
@@ -155,14 +162,17 @@ def _validate(node: Node) -> None:
             raise ValueError(f"{node.op} takes {primitive.arity} arguments, got {len(node.args)}")
         for arg in node.args:
             _validate(arg)
-    elif not isinstance(node, (Var, Const)):
+    elif isinstance(node, Var):
+        if node not in LEAVES:
+            raise ValueError(f"unknown leaf {node.name!r}; valid: {[v.name for v in LEAVES]}")
+    elif not isinstance(node, Const):
         raise TypeError(f"not an expression node: {node!r}")
 
 
 # -- the public wrapper -----------------------------------------------------------
 
 class Expression:
-    """An immutable activation function f(x; beta)."""
+    """An immutable activation function f(x; beta, alpha)."""
 
     __slots__ = ("__dict__", "root")
 
@@ -203,6 +213,11 @@ class Expression:
         return uses(self.root, BETA)
 
     @property
+    def uses_alpha(self) -> bool:
+        """Whether PReLU's slope ``alpha`` occurs (only the named baselines use it)."""
+        return uses(self.root, ALPHA)
+
+    @property
     def size(self) -> int:
         return size(self.root)
 
@@ -210,26 +225,28 @@ class Expression:
         return to_latex(self.root)
 
     def sympy(self) -> sp.Expr:
-        """f as a sympy expression in the real symbols ``x`` and ``beta``."""
+        """f as a sympy expression in the real symbols ``x``, ``beta`` and ``alpha``."""
         return to_sympy(self.root)
 
     def derivative(self) -> sp.Expr:
         """df/dx as a sympy expression."""
         return sp.diff(self.sympy(), X_SYMBOL)
 
-    def __call__(self, x: torch.Tensor, beta: torch.Tensor | float = 1.0) -> torch.Tensor:
-        out = torch.as_tensor(evaluate(self.root, x, beta), dtype=x.dtype, device=x.device)
+    def __call__(self, x: torch.Tensor, beta: torch.Tensor | float = 1.0,
+                 alpha: torch.Tensor | float = ALPHA_INIT) -> torch.Tensor:
+        out = evaluate(self.root, x, beta, alpha)
+        out = torch.as_tensor(out, dtype=x.dtype, device=x.device)
         return out if out.shape == x.shape else torch.broadcast_to(out, x.shape)
 
     @cached_property
     def fingerprint(self) -> str:
-        """Hash of outputs at fixed points (beta fixed), rounded to 6 significant digits.
+        """Hash of outputs at fixed points (beta, alpha fixed), rounded to 6 significant digits.
 
         Two spellings of one function share it; sharing it is strong evidence,
         not proof, of equality.
         """
         with torch.no_grad():
-            values = self(FINGERPRINT_POINTS, FINGERPRINT_BETA).tolist()
+            values = self(FINGERPRINT_POINTS, FINGERPRINT_BETA, FINGERPRINT_ALPHA).tolist()
         words = []
         for v in values:
             if math.isfinite(v):

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Var:
-    """A leaf: ``x`` (the pre-activation) or ``beta`` (the trainable parameter)."""
+    """A leaf: ``x`` (the pre-activation) or a trainable parameter.
+
+    ``beta`` is the search space's parameter; ``alpha`` (PReLU's negative slope)
+    appears only in the named baselines, never in searched functions.
+    """
 
     name: str
 
@@ -36,3 +40,5 @@ class Call:
 Node = Var | Const | Call
 X = Var("x")
 BETA = Var("beta")
+ALPHA = Var("alpha")
+LEAVES = (X, BETA, ALPHA)

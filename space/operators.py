@@ -28,6 +28,16 @@ Numeric decisions the paper leaves open (constants below, documented in README):
 
 The trainable ``beta`` is one parameter per activation function, shared by all
 of its occurrences, per channel (shaped like ``nn.PReLU``'s weight).
+
+``MACROS`` adds the named baselines (``lrelu``, ``prelu``, ``elu``, ``selu``,
+``gelu``, ``swish1``, ``swish``; ``relu`` and ``softplus`` already exist). They
+expand into ordinary trees over the primitives. PReLU's slope is a second
+trainable leaf, ``alpha``, that only these macros use: ``UNARY`` and ``BINARY``
+never build it, so the search space never contains it. The piecewise baselines
+spell their positive part ``a - min(a, 0)`` rather than ``max(a, 0)``: the values
+are identical, and the derivative at 0 then follows torch (F.leaky_relu,
+nn.PReLU, F.elu and F.selu take the x <= 0 branch there), where
+``max(a, 0) + c * min(a, 0)`` would count both branches (1 + c).
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from space.nodes import BETA, Call, Const, Node
+from space.nodes import ALPHA, BETA, Call, Const, Node
 
 EPS = 1e-3
 EPS_SYMPY = sp.Rational(1, 1000)
@@ -197,10 +207,65 @@ BINARY: dict[str, SearchOp] = {
     ]
 }
 
+# Constants of the baselines, as torch defines them.
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+LRELU_SLOPE = 0.01  # F.leaky_relu's default negative slope
+SQRT1_2 = math.sqrt(0.5)  # 1 / sqrt(2), in GELU's erf form
+
+
+def _positive_part(a: Node) -> Node:
+    """max(a, 0) spelled a - min(a, 0): same values, derivative 0 at a = 0."""
+    return _call("sub", a, _call("min", a, Const(0.0)))
+
+
+def _negative_part(a: Node) -> Node:
+    """min(a, 0), derivative 1 at a = 0."""
+    return _call("min", a, Const(0.0))
+
+
+def _elu_negative(a: Node) -> Node:
+    """exp(min(a, 0)) - 1: ELU's negative branch, exactly 0 for a >= 0."""
+    return _call("sub", _call("exp", _negative_part(a)), Const(1.0))
+
+
+def _lrelu(a: Node) -> Node:
+    return _call("add", _positive_part(a), _call("mul", Const(LRELU_SLOPE), _negative_part(a)))
+
+
+def _prelu(a: Node) -> Node:
+    return _call("add", _positive_part(a), _call("mul", ALPHA, _negative_part(a)))
+
+
+def _elu(a: Node) -> Node:
+    return _call("add", _positive_part(a), _elu_negative(a))
+
+
+def _selu(a: Node) -> Node:
+    negative = _call("mul", Const(SELU_ALPHA), _elu_negative(a))
+    return _call("mul", Const(SELU_LAMBDA), _call("add", _positive_part(a), negative))
+
+
+def _gelu(a: Node) -> Node:
+    cdf = _call("add", Const(1.0), _call("erf", _call("mul", Const(SQRT1_2), a)))
+    return _call("mul", _call("mul", Const(0.5), a), cdf)
+
+
 # Names that the parser accepts as calls beside primitives and search ops.
 ALIASES: dict[str, str] = {"relu": "max0", "arcsinh": "asinh", "arctan": "atan", "silu": "swish1"}
 MACROS: dict[str, SearchOp] = {
-    "swish1": SearchOp("swish1", 1, "x*sigma(x)", lambda a: _call("mul", a, _call("sigmoid", a))),
+    op.name: op
+    for op in [
+        SearchOp("swish1", 1, "x*sigma(x)", lambda a: _call("mul", a, _call("sigmoid", a))),
+        SearchOp("swish", 1, "x*sigma(beta*x)",
+                 lambda a: _call("mul", a, _call("sigmoid", _call("mul", BETA, a))),
+                 uses_beta=True),
+        SearchOp("lrelu", 1, "max(x,0.01x)", _lrelu),
+        SearchOp("prelu", 1, "max(x,0)+alpha*min(x,0)", _prelu),
+        SearchOp("elu", 1, "max(x,0)+exp(min(x,0))-1", _elu),
+        SearchOp("selu", 1, "lambda*(max(x,0)+a*(exp(min(x,0))-1))", _selu),
+        SearchOp("gelu", 1, "x/2*(1+erf(x/sqrt(2)))", _gelu),
+    ]
 }
 
 assert len(UNARY) == 25 and len(BINARY) == 10

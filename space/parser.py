@@ -3,12 +3,13 @@
     expr  := term (("+" | "-") term)*
     term  := unary (("*" | "/") unary)*
     unary := "-" unary | atom
-    atom  := NUMBER | "x" | "beta" | NAME "(" expr ("," expr)* ")" | "(" expr ")"
+    atom  := NUMBER | "x" | "beta" | "alpha" | NAME "(" expr ("," expr)* ")" | "(" expr ")"
 
 Names are the primitives of ``space.operators``, the paper's search ops (as
-macros, e.g. ``sigmoid_mul(a, b)``) and a few aliases (``relu``). ``/`` is the
-guarded division x1 / (x2 + eps). The Unicode spellings ``β``, ``·``, ``×`` and
-``−`` are accepted. Errors name the problem and its 1-based column.
+macros, e.g. ``sigmoid_mul(a, b)``), the named baselines (``prelu``, ``gelu``,
+...) and a few aliases (``relu``). ``alpha`` is PReLU's trainable slope. ``/`` is
+the guarded division x1 / (x2 + eps). The Unicode spellings ``β``, ``α``, ``·``,
+``×`` and ``−`` are accepted. Errors name the problem and its 1-based column.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ import math
 import re
 from dataclasses import dataclass
 
-from space.expression import BETA, Call, Const, Expression, Node, X, depth, size
+from space.expression import ALPHA, BETA, Call, Const, Expression, Node, X, depth, size
 from space.operators import PRIMITIVES, callable_names, search_op
 
 MAX_LENGTH = 2000  # characters of text
 MAX_DEPTH = 64  # nesting of parentheses, calls and prefix minus
 MAX_NODES = 500  # nodes of the resulting tree, after macro expansion
 
-_UNICODE = {"β": "beta", "·": "*", "×": "*", "−": "-"}
+_UNICODE = {"β": "beta", "α": "alpha", "·": "*", "×": "*", "−": "-"}
+_LEAVES = {"x": X, "beta": BETA, "alpha": ALPHA}
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>β|[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),·×−]))"
+    r"|(?P<name>[βα]|[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),·×−]))"
 )
 
 
@@ -145,19 +147,17 @@ class _Parser:
         if token.kind == "name":
             return self.name(token)
         found = "end of text" if token.kind == "end" else repr(token.text)
-        raise ParseError(f"expected x, beta, a number, a function or '(', found {found}",
+        raise ParseError(f"expected x, beta, alpha, a number, a function or '(', found {found}",
                          token.column)
 
     def name(self, token: _Token) -> Node:
         name = token.text
         if self.peek().text != "(":
-            if name == "x":
-                return X
-            if name == "beta":
-                return BETA
+            if name in _LEAVES:
+                return _LEAVES[name]
             raise ParseError(f"unknown name {name!r}", token.column,
-                             _suggest(name, ["x", "beta"]))
-        if name in ("x", "beta"):
+                             _suggest(name, list(_LEAVES)))
+        if name in _LEAVES:
             raise ParseError(f"{name!r} is not a function", token.column)
         self.take()
         self.nested(token.column)

@@ -5,6 +5,10 @@ torch ops, so autograd, ``torch.compile`` and ``torch.export`` see ordinary
 code). ``export_source`` prints the same tree through the table's torch source
 templates into a file that imports only torch and loads the module's
 ``state_dict``.
+
+Trainable leaves become per-channel parameters, registered only when the
+expression uses them: ``beta`` (the search space's) and ``alpha`` (PReLU's
+slope, used only by the ``prelu`` baseline).
 """
 
 from __future__ import annotations
@@ -12,54 +16,64 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from space.expression import BETA, Const, Expression, Node, Var, format_number
+from space.expression import ALPHA_INIT, Const, Expression, Node, Var, format_number
 from space.operators import EPS, PRIMITIVES
 
 BETA_INIT = 1.0  # Swish's beta starts at 1 (Ramachandran et al.); a config may override
 
 
-def _beta_for(beta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Per-channel beta broadcast over dim 1 like ``nn.PReLU``, in x's dtype."""
-    beta = beta.to(x.dtype)
-    if beta.numel() == 1 or x.dim() < 2:
-        return beta.reshape(()) if beta.numel() == 1 else beta
-    return beta.view([1, -1] + [1] * (x.dim() - 2))
+def _per_channel(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-channel parameter broadcast over dim 1 like ``nn.PReLU``, in x's dtype."""
+    weight = weight.to(x.dtype)
+    if weight.numel() == 1 or x.dim() < 2:
+        return weight.reshape(()) if weight.numel() == 1 else weight
+    return weight.view([1, -1] + [1] * (x.dim() - 2))
 
 
 class Activation(nn.Module):
-    """f(x; beta) applied elementwise; ``beta`` is a parameter of shape (num_parameters,)."""
+    """f(x; beta, alpha) applied elementwise.
+
+    ``beta`` and ``alpha`` are parameters of shape (num_parameters,), each present
+    only when the expression uses it (``None`` otherwise).
+    """
 
     def __init__(self, expression: Expression, num_parameters: int = 1,
-                 init: float = BETA_INIT, inplace: bool = False) -> None:
+                 init: float = BETA_INIT, inplace: bool = False,
+                 alpha_init: float = ALPHA_INIT) -> None:
         super().__init__()
         del inplace  # accepted for drop-in use (timm style); never in-place
         self.expression = expression
         self.num_parameters = num_parameters
-        if expression.uses_beta:
-            self.beta = nn.Parameter(torch.full((num_parameters,), float(init)))
-        else:
-            self.register_parameter("beta", None)
+        for name, used, value in (("beta", expression.uses_beta, init),
+                                  ("alpha", expression.uses_alpha, alpha_init)):
+            parameter = nn.Parameter(torch.full((num_parameters,), float(value))) if used else None
+            self.register_parameter(name, parameter)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        beta = _beta_for(self.beta, x) if self.beta is not None else 1.0
-        return self.expression(x, beta)
+        beta = _per_channel(self.beta, x) if self.beta is not None else BETA_INIT
+        alpha = _per_channel(self.alpha, x) if self.alpha is not None else ALPHA_INIT
+        return self.expression(x, beta, alpha)
 
     def extra_repr(self) -> str:
         return f"{self.expression.text}, num_parameters={self.num_parameters}"
 
 
 def to_module(expression: Expression, num_parameters: int = 1, init: float = BETA_INIT,
-              inplace: bool = False) -> Activation:
-    """A fresh module computing ``expression``; call once per activation site."""
-    return Activation(expression, num_parameters=num_parameters, init=init, inplace=inplace)
+              inplace: bool = False, alpha_init: float = ALPHA_INIT) -> Activation:
+    """A fresh module computing ``expression``; call once per activation site.
+
+    ``init`` is beta's initial value, ``alpha_init`` alpha's (PReLU only).
+    """
+    return Activation(expression, num_parameters=num_parameters, init=init, inplace=inplace,
+                      alpha_init=alpha_init)
 
 
 # -- standalone source ----------------------------------------------------------
 
 def to_torch_source(node: Node) -> str:
-    """A torch expression in the names ``x`` and ``beta``, mirroring ``evaluate``."""
+    """A torch expression in the names ``x``, ``beta`` and ``alpha``, mirroring ``evaluate``."""
     if isinstance(node, Var):
-        return "beta" if node == BETA else "x"
+        return node.name
     if isinstance(node, Const):
         return format_number(node.value) + ".0" * node.value.is_integer()
     sources = [to_torch_source(a) for a in node.args]
@@ -89,43 +103,56 @@ FORMULA = {text!r}
 
 
 class {name}(nn.Module):
-    """f(x) = {text}, elementwise; beta is per channel (dim 1) like nn.PReLU."""
+    """f(x) = {text}, elementwise.
 
-    def __init__(self, num_parameters: int = 1, init: float = {init!r}, inplace: bool = False):
+    Its trainable parameters, if any, are per channel (dim 1) like nn.PReLU's.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = {init!r},
+                 inplace: bool = False{alpha_argument}):
         super().__init__()
         self.num_parameters = num_parameters
-{beta_init}
+{parameters_init}
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-{beta_forward}        out = {source}
+{parameters_forward}        out = {source}
         return torch.broadcast_to(torch.as_tensor(out, dtype=x.dtype, device=x.device), x.shape)
 
     def extra_repr(self) -> str:
         return FORMULA + f", num_parameters={{self.num_parameters}}"
 '''
 
-_BETA_INIT = "        self.beta = nn.Parameter(torch.full((num_parameters,), float(init)))\n"
-_BETA_FORWARD = """        beta = self.beta.to(x.dtype)
-        if beta.numel() == 1:
-            beta = beta.reshape(())
+_PARAMETER_INIT = """\
+        self.{name} = nn.Parameter(torch.full((num_parameters,), float({init})))
+"""
+_PARAMETER_FORWARD = """        {name} = self.{name}.to(x.dtype)
+        if {name}.numel() == 1:
+            {name} = {name}.reshape(())
         elif x.dim() >= 2:
-            beta = beta.view([1, -1] + [1] * (x.dim() - 2))
+            {name} = {name}.view([1, -1] + [1] * (x.dim() - 2))
 """
 
 
 def export_source(expression: Expression, class_name: str = "Activation",
-                  init: float = BETA_INIT) -> str:
-    """Source of a standalone module file computing ``expression``."""
+                  init: float = BETA_INIT, alpha_init: float = ALPHA_INIT) -> str:
+    """Source of a standalone module file computing ``expression``.
+
+    Its state_dict has the keys of ``to_module``'s, so learned values load as is.
+    """
     if not class_name.isidentifier():
         raise ValueError(f"class name {class_name!r} is not a Python identifier")
-    uses_beta = expression.uses_beta
+    # (parameter, the __init__ argument holding its initial value), in to_module's order
+    used = [(name, argument) for name, argument, uses in (
+        ("beta", "init", expression.uses_beta),
+        ("alpha", "alpha_init", expression.uses_alpha)) if uses]
     return _TEMPLATE.format(
         title=f"Activation function {expression.text}",
         text=expression.text,
         eps=EPS,
         name=class_name,
         init=float(init),
-        beta_init=_BETA_INIT if uses_beta else "",
-        beta_forward=_BETA_FORWARD if uses_beta else "",
+        alpha_argument=f", alpha_init: float = {float(alpha_init)!r}" * expression.uses_alpha,
+        parameters_init="".join(_PARAMETER_INIT.format(name=n, init=a) for n, a in used),
+        parameters_forward="".join(_PARAMETER_FORWARD.format(name=n) for n, _ in used),
         source=to_torch_source(expression.root),
     )
 
