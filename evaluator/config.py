@@ -1,7 +1,9 @@
 """The child-training task: every choice the paper leaves open, as one frozen dataclass.
 
 ``TaskConfig`` is plain data so that it crosses to a worker as a dict
-(``TaskConfig(**d)`` / ``dataclasses.asdict``). Defaults follow the paper
+(``TaskConfig(**d)`` / ``dataclasses.asdict``). It is the built-in task, named
+``cifar10-resnet`` or ``cifar100-resnet`` (the name fixes the data set; see
+``evaluator.tasks`` for user and table tasks). Defaults follow the paper
 (ResNet-20, CIFAR-10, 10K steps) and conventional CIFAR ResNet training where
 the paper is silent (Ramachandran et al. 2017 give no optimizer or schedule).
 The fidelity knobs (``steps``, ``batch_size``, ``image_size``,
@@ -14,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 DATASETS = ("cifar10", "cifar100")
+BUILTIN_TASKS = {"cifar10-resnet": "cifar10", "cifar100-resnet": "cifar100"}  # name -> dataset
 COMPILE_POLICIES = ("auto", "always", "never")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -22,8 +25,12 @@ DEVICES = ("auto", "cpu", "cuda")
 class TaskConfig:
     """How one candidate activation is trained and scored."""
 
+    # -- which built-in task ----------------------------------------------------
+    name: str | None = None  # "cifar10-resnet" | "cifar100-resnet"; None: from dataset
+    # (both are always set after construction; a name and a different dataset is an error)
+
     # -- data -----------------------------------------------------------------
-    dataset: str = "cifar10"  # "cifar10" | "cifar100" (fine labels)
+    dataset: str | None = None  # "cifar10" | "cifar100" (fine labels); None: from name
     data_dir: str | None = None  # None: $ACTSEARCH_DATA, else ~/.cache/actsearch
     validation_size: int = 5000  # held out of the training images, stratified by class
     split_seed: int = 0  # fixes the validation split; the same for every candidate
@@ -72,6 +79,18 @@ class TaskConfig:
     timeout_reward: float = 0.0  # ran past time_limit_s
 
     def __post_init__(self) -> None:
+        by_name = BUILTIN_TASKS.get(self.name) if self.name is not None else None
+        if self.name is not None and by_name is None:
+            raise ValueError(f"invalid TaskConfig: name {self.name!r} is not a built-in task "
+                             f"({', '.join(BUILTIN_TASKS)}); user and table tasks go through "
+                             "evaluator.run_task")
+        if by_name is not None and self.dataset is not None and self.dataset != by_name:
+            raise ValueError(f"invalid TaskConfig: name {self.name!r} trains on {by_name!r} "
+                             f"but dataset is {self.dataset!r}; drop dataset or change the name")
+        dataset = self.dataset if self.dataset is not None else (by_name or "cifar10")
+        object.__setattr__(self, "dataset", dataset)  # resolved once, frozen from here on
+        if self.name is None and dataset in DATASETS:
+            object.__setattr__(self, "name", f"{dataset}-resnet")
         problems = list(_problems(self))
         if problems:
             raise ValueError("invalid TaskConfig: " + "; ".join(problems))
@@ -88,11 +107,22 @@ class TaskConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskConfig:
         """The inverse of ``to_dict``; unknown keys are a ``ValueError`` naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TaskConfig keys: {', '.join(unknown)}")
+        return strict_from_dict(cls, data)
+
+
+def strict_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """``cls(**data)`` for a config dataclass; unknown keys are a ``ValueError`` naming them."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} needs a mapping of keys, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(map(str, unknown))} "
+                         f"(valid: {', '.join(sorted(known))})")
+    try:
         return cls(**data)
+    except TypeError as error:  # a required key is missing
+        raise ValueError(f"{cls.__name__}: {error}") from None
 
 
 def _problems(task: TaskConfig):

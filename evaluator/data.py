@@ -1,4 +1,4 @@
-"""CIFAR-10 / CIFAR-100 from the standard "python version" layout, and its download.
+"""CIFAR-10 / CIFAR-100 from the standard "python version" layout, and their download.
 
 Reads ``cifar-10-batches-py/`` (``data_batch_1..5``, ``test_batch``) or
 ``cifar-100-python/`` (``train``, ``test``; fine labels) from the data root:
@@ -32,6 +32,9 @@ import numpy as np
 ENV_VAR = "ACTSEARCH_DATA"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
+DOWNLOADS = {"cifar10": (CIFAR10_URL, CIFAR10_MD5), "cifar100": (CIFAR100_URL, CIFAR100_MD5)}
 
 _LAYOUTS = {
     # dataset: (folder, training files, test files, label key, classes)
@@ -40,7 +43,7 @@ _LAYOUTS = {
     "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", 100),
 }
 _HOW_TO = ("set data_dir in the task config or $ACTSEARCH_DATA to the folder holding it, "
-           "or run `actsearch data cifar10`")
+           "or run `actsearch data {name}`")
 
 
 class DataError(RuntimeError):
@@ -93,7 +96,8 @@ def find_dataset_dir(name: str, data_dir: str | os.PathLike | None = None) -> Pa
     looked = " and ".join(str(c) for c in candidates)
     source = "data_dir" if data_dir is not None else (
         f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default cache")
-    raise DataError(f"{name} not found (looked in {looked}, from {source}): {_HOW_TO}")
+    raise DataError(f"{name} not found (looked in {looked}, from {source}): "
+                    + _HOW_TO.format(name=name))
 
 
 # -- reading ------------------------------------------------------------------------
@@ -133,7 +137,8 @@ def read_batch(path: Path, label_key: str = "labels") -> Split:
         data = np.asarray(_get(batch, "data"), dtype=np.uint8)
         labels = np.asarray(_get(batch, label_key), dtype=np.int64)
     except FileNotFoundError:
-        raise DataError(f"{path}: missing file ({_HOW_TO})") from None
+        raise DataError(f"{path}: missing file (the data set is incomplete; delete its folder "
+                        "and provide it again)") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError,
             IndexError, OverflowError, MemoryError) as e:
         raise DataError(f"{path}: corrupt or truncated CIFAR batch ({type(e).__name__}: {e}); "
@@ -231,9 +236,16 @@ def install_archive(archive: Path, dest: Path, md5: str | None = CIFAR10_MD5) ->
     raise DataError(f"{archive}: no CIFAR folder inside after extraction into {dest}")
 
 
-def download_cifar10(dest: str | os.PathLike | None = None, url: str = CIFAR10_URL,
-                     md5: str = CIFAR10_MD5, timeout_s: float = 60.0) -> Path:
-    """Fetch the official archive into ``dest`` (default root), verify, extract; the folder."""
+def download_dataset(name: str, dest: str | os.PathLike | None = None, url: str | None = None,
+                     md5: str | None = None, timeout_s: float = 60.0) -> Path:
+    """Fetch ``name``'s official archive into ``dest`` (default root), verify, extract; the folder.
+
+    ``url`` and ``md5`` default to the published ones (``DOWNLOADS``).
+    """
+    if name not in DOWNLOADS:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(DOWNLOADS)}")
+    url = url or DOWNLOADS[name][0]
+    md5 = md5 or DOWNLOADS[name][1]
     dest = Path(dest).expanduser() if dest is not None else default_root()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest, suffix=".tar.gz", delete=False) as tmp:
@@ -246,7 +258,19 @@ def download_cifar10(dest: str | os.PathLike | None = None, url: str = CIFAR10_U
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reason = getattr(e, "reason", e)
             raise DataError(f"cannot download {url} ({reason}); copy an existing "
-                            f"cifar-10-batches-py folder into {dest} or set ${ENV_VAR}") from None
+                            f"{_LAYOUTS[name][0]} folder into {dest} or set ${ENV_VAR}") from None
         return install_archive(partial, dest, md5)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def download_cifar10(dest: str | os.PathLike | None = None, url: str = CIFAR10_URL,
+                     md5: str = CIFAR10_MD5, timeout_s: float = 60.0) -> Path:
+    """CIFAR-10's archive into ``dest`` (default root), verified and extracted; the folder."""
+    return download_dataset("cifar10", dest, url, md5, timeout_s)
+
+
+def download_cifar100(dest: str | os.PathLike | None = None, url: str = CIFAR100_URL,
+                      md5: str = CIFAR100_MD5, timeout_s: float = 60.0) -> Path:
+    """CIFAR-100's archive into ``dest`` (default root), verified and extracted; the folder."""
+    return download_dataset("cifar100", dest, url, md5, timeout_s)

@@ -28,10 +28,11 @@ from evaluator.config import TaskConfig
 from evaluator.data import load_dataset
 from evaluator.loader import Normalizer, TrainBatches, channel_stats, to_device_images
 from evaluator.models import resnet
-from evaluator.prescreen import prescreen
+from evaluator.prescreen import screen
 from evaluator.result import Result
 from evaluator.train import train
-from space import Expression, parse, to_module
+from space import Expression, to_module
+from space.torch_module import Activation
 
 
 def resolve_device(requested: str | None, task: TaskConfig) -> torch.device:
@@ -62,13 +63,10 @@ def evaluate(expr_text: str, task: TaskConfig | dict[str, Any], seed: int = 0,
         return Result(status=status, reward=reward, seconds=time.perf_counter() - start,
                       expr=expr_text, seed=seed, **kw)
 
-    try:
-        expr = parse(expr_text)
-    except ValueError as e:
-        return finish("error", task.error_reward, error=f"cannot parse {expr_text!r}: {e}")
-    reason = prescreen(expr)
-    if reason is not None:
-        return finish("invalid", task.invalid_reward, error=reason)
+    expr = screen(expr_text)
+    if not isinstance(expr, Expression):
+        status, why = expr
+        return finish(status, getattr(task, f"{status}_reward"), error=why)
 
     dev = resolve_device(device, task)
     data = load_dataset(task.dataset, task.data_dir, task.validation_size, task.split_seed)
@@ -124,9 +122,24 @@ def _run(expr, task, seed, dev, data, deadline):
                    activation_factory(expr, task.beta_init)).to(dev)
     model = model.to(memory_format=memory_format)
     outcome = train(model, batches, (val_images, val_labels), task, normalize, deadline)
+    outcome.info.update(learned_parameters(model))
     outcome.info["params"] = sum(p.numel() for p in model.parameters())
     outcome.info["train_images"] = len(labels)
+    outcome.info["dataset"], outcome.info["num_classes"] = data.name, data.num_classes
     return outcome
+
+
+def learned_parameters(model: torch.nn.Module) -> dict[str, list[list[float]]]:
+    """The trained per-channel ``beta`` (and ``alpha``) of each activation site, in model
+    order, rounded to 5 decimals; ``actsearch export`` writes them next to the module."""
+    sites = [m for m in model.modules() if isinstance(m, Activation)]
+    learned = {}
+    for name in ("beta", "alpha"):
+        values = [getattr(m, name).detach().float().cpu().tolist() for m in sites
+                  if getattr(m, name) is not None]
+        if values:
+            learned[name] = [[round(v, 5) for v in site] for site in values]
+    return learned
 
 
 class _deterministic:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from space import Expression
+from space import Expression, parse
 
 SAMPLE_RANGE = 10.0
 SAMPLE_BETAS = (1.0, 0.5)
@@ -74,3 +74,14 @@ def _shape_reason(x: torch.Tensor, y: torch.Tensor) -> str | None:
         a, b = coef.tolist()
         return f"linear (f(x) = {a:.4g}*x + {b:.4g})"
     return None
+
+
+def screen(expr_text: str) -> Expression | tuple[str, str]:
+    """The parsed expression ready to train, or (status, why) when it is not:
+    ``error`` for text that does not parse, ``invalid`` for a failed pre-screen."""
+    try:
+        expr = parse(expr_text)
+    except ValueError as e:
+        return "error", f"cannot parse {expr_text!r}: {e}"
+    reason = prescreen(expr)
+    return expr if reason is None else ("invalid", reason)

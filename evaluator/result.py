@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES = ("ok", "diverged", "invalid", "error", "timeout")
+STATUSES = ("ok", "diverged", "invalid", "error", "timeout", "missing")
 
 # JSON has no NaN or inf: they travel as these strings and come back as floats.
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -16,8 +16,11 @@ _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 class Result:
     """What ``evaluate`` returns for one (expression, task, seed).
 
-    ``reward`` is the validation accuracy in [0, 1] when ``status == "ok"``;
-    otherwise the task's configured reward for that status. ``step`` is the
+    ``reward`` is the validation accuracy in [0, 1] when ``status == "ok"`` (for
+    user tasks the chosen metric, negated when minimised; for table tasks the
+    recorded reward); otherwise the task's configured reward for that status.
+    ``missing`` is only produced by a table task replaying a table that has no
+    entry for the function: it is reported, never guessed. ``step`` is the
     training step where a ``diverged`` child first met a non-finite loss (or the
     step reached at a timeout). ``curves`` holds lists of floats keyed by name
     (``step``, ``train_loss``, ``val_step``, ``val_accuracy``). ``info`` holds

@@ -16,6 +16,7 @@ from evaluator.data import (
     DataError,
     default_root,
     download_cifar10,
+    download_cifar100,
     find_dataset_dir,
     install_archive,
     load_dataset,
@@ -80,6 +81,20 @@ def test_cifar100_uses_fine_labels(tmp_path):
     assert sorted(ds.val.labels.tolist()) == list(range(100))  # one per class
 
 
+def test_cifar100_splits_never_overlap(tmp_path):
+    write_cifar100(tmp_path, train_per_class=5, test_per_class=2)
+    ds = load_dataset("cifar100", tmp_path, validation_size=200, split_seed=1)
+    train, val, test = (set(image_ids(s.images).tolist()) for s in (ds.train, ds.val, ds.test))
+    assert (len(train), len(val), len(test)) == (300, 200, 200)
+    assert not train & val and not train & test and not val & test
+    assert np.bincount(ds.val.labels, minlength=100).tolist() == [2] * 100
+
+
+def test_missing_cifar100_names_its_download(tmp_path):
+    with pytest.raises(DataError, match="actsearch data cifar100"):
+        load_dataset("cifar100", tmp_path)
+
+
 def test_missing_data_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTSEARCH_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(DataError) as info:
@@ -131,11 +146,14 @@ def test_pickle_cannot_run_code(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-def _archive(tmp_path):
-    src = write_cifar10(tmp_path / "src", train_per_class=2, test_per_class=1)
-    archive = tmp_path / "cifar-10-python.tar.gz"
+def _archive(tmp_path, name: str = "cifar10"):
+    if name == "cifar10":
+        src = write_cifar10(tmp_path / "src", train_per_class=2, test_per_class=1)
+    else:
+        src = write_cifar100(tmp_path / "src", train_per_class=2, test_per_class=1)
+    archive = tmp_path / f"{name}-python.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(src, arcname="cifar-10-batches-py")
+        tar.add(src, arcname=src.name)
     return archive, hashlib.md5(archive.read_bytes()).hexdigest()
 
 
@@ -176,3 +194,28 @@ def test_download_offline_is_one_clear_line(tmp_path):
         download_cifar10(tmp_path, url="http://127.0.0.1:9/cifar-10-python.tar.gz", timeout_s=5)
     assert "\n" not in str(info.value) and "cannot download" in str(info.value)
     assert not list(tmp_path.glob("*.tar.gz"))
+
+
+def test_download_cifar100_through_a_local_url(tmp_path):
+    archive, md5 = _archive(tmp_path, "cifar100")
+    folder = download_cifar100(tmp_path / "dl", url=archive.as_uri(), md5=md5)
+    assert folder == tmp_path / "dl" / "cifar-100-python" and (folder / "train").is_file()
+    assert load_dataset("cifar100", tmp_path / "dl", validation_size=100).num_classes == 100
+    with pytest.raises(DataError, match="MD5"):
+        download_cifar100(tmp_path / "bad", url=archive.as_uri(), md5="0" * 32)
+
+
+def test_published_archives():
+    import inspect
+
+    defaults = inspect.signature(download_cifar100).parameters
+    assert defaults["url"].default == "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    assert defaults["md5"].default == "eb9058c3a382ffc7106e4002c42a8d85"
+    assert inspect.signature(download_cifar10).parameters["md5"].default == data_mod.CIFAR10_MD5
+
+
+def test_download_cifar100_offline_names_its_folder(tmp_path):
+    with pytest.raises(DataError, match="cifar-100-python folder") as info:
+        download_cifar100(tmp_path, url="http://127.0.0.1:9/cifar-100-python.tar.gz",
+                          timeout_s=5)
+    assert "\n" not in str(info.value)

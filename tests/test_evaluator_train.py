@@ -25,6 +25,10 @@ def test_tiny_child_learns_well_above_chance(data_dir):
     assert len(loss) == 6 and loss[-1] < loss[0] / 2
     assert result.curves["val_accuracy"][-1] == result.val_accuracy
     assert result.info["train_images"] == 300 and result.seconds > 0
+    betas = result.info["beta"]  # one list per activation site, one value per channel
+    assert len(betas) >= 3 and all(len(site) >= 1 for site in betas)
+    assert any(abs(v - 1.0) > 1e-4 for site in betas for v in site)  # trained away from init
+    assert "alpha" not in result.info
 
 
 def test_labels_matter(data_dir, monkeypatch):
