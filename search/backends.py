@@ -46,6 +46,8 @@ class Job:
     candidate_id: int
     expr_text: str
     seed: int
+    task: dict[str, Any] | None = None  # this child's task when not the backend's (a rung,
+    #                                     another model); plain data like the default
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ class InlineBackend:
         if timeout is not None and timeout <= 0:
             return None
         job = self._queue.popleft()
-        result, worker = run_child(self.target, job.expr_text, self.task, job.seed, self.device)
+        result, worker = run_child(self.target, job.expr_text, job.task or self.task, job.seed,
+                                   self.device)
         return Finished(job, result, worker)
 
     @property
@@ -125,13 +128,13 @@ class RayBackend:
     def __init__(self, target: str, task: dict[str, Any], *, address: str | None = None,
                  workers: int = 2, num_cpus: float = 1.0, num_gpus: float = 0.0,
                  max_retries: int = 2, timeout_s: float | None = None,
-                 device: str | None = None) -> None:
+                 device: str | None = None, runtime_env: dict | None = None) -> None:
         self.target, self.task, self.device = target, task, device
         self.num_cpus, self.num_gpus, self.timeout_s = num_cpus, num_gpus, timeout_s
         self._owns_ray = False
         self._out: dict[ray.ObjectRef, tuple[Job, float]] = {}  # ref -> (job, deadline)
         if not ray.is_initialized():
-            self._init(address, workers, num_cpus)
+            self._init(address, workers, num_cpus, runtime_env)
         try:
             self._check_resources()
         except BackendError:
@@ -140,13 +143,18 @@ class RayBackend:
         self._remote = ray_child.options(num_cpus=num_cpus, num_gpus=num_gpus,
                                          max_retries=max_retries, retry_exceptions=False)
 
-    def _init(self, address: str | None, workers: int, num_cpus: float) -> None:
+    def _init(self, address: str | None, workers: int, num_cpus: float,
+              runtime_env: dict | None) -> None:
+        """``runtime_env`` (Ray's: working_dir, py_modules, pip, env_vars) is how a user
+        task's code reaches a cluster's workers; local workers start in this directory."""
         try:
             if address is None:  # a local instance sized for the children, ours to shut down
                 ray.init(num_cpus=max(1, math.ceil(workers * num_cpus)), include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.ERROR)
+                         log_to_driver=False, logging_level=logging.ERROR,
+                         runtime_env=runtime_env)
             else:  # "auto" or "ray://host:port": join a running cluster, its settings stand
-                ray.init(address=address, logging_level=logging.WARNING)
+                ray.init(address=address, logging_level=logging.WARNING,
+                         runtime_env=runtime_env)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = "start a local Ray" if address is None else f"join the Ray cluster {address!r}"
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
@@ -169,7 +177,8 @@ class RayBackend:
                            f"{self.num_gpus:g} GPU (nodes: {seen or 'none'}); {hint}")
 
     def submit(self, job: Job) -> ray.ObjectRef:
-        ref = self._remote.remote(self.target, job.expr_text, self.task, job.seed, self.device)
+        ref = self._remote.remote(self.target, job.expr_text, job.task or self.task, job.seed,
+                                  self.device)
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else math.inf
         self._out[ref] = (job, deadline)
         return ref

@@ -10,15 +10,15 @@ error, so Ray retries only what neither explains (a worker process that died).
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
-import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from evaluator import DataError, Result, TaskConfig
+from evaluator import DataError, Result
+from evaluator.tasks import as_task
+from evaluator.usertask import import_function
 from search.errors import UserError
 
 EvaluateFn = Callable[..., Result]
@@ -37,19 +37,10 @@ def import_target(target: str) -> EvaluateFn:
     Modules in the current directory are found too (as with ``python -m``); local
     Ray workers start in the driver's directory, so they find the same module.
     """
-    module_name, _, function_name = target.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.append(os.getcwd())
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise TargetError(f"evaluate target {target!r}: cannot import {module_name!r} "
-                          f"({error})") from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise TargetError(f"evaluate target {target!r}: {module_name} has no function "
-                          f"{function_name!r}")
-    return function
+        return import_function(target, what="evaluate target")
+    except (ImportError, ValueError) as error:
+        raise TargetError(str(error)) from None
 
 
 def worker_name() -> str:
@@ -77,7 +68,7 @@ def run_child(target: str, expr_text: str, task: dict[str, Any], seed: int,
     """
     try:
         evaluate = import_target(target)
-        result = evaluate(expr_text, TaskConfig.from_dict(task), seed, device)
+        result = evaluate(expr_text, as_task(task), seed, device)
         if not isinstance(result, Result):
             raise TypeError(f"{target} returned {type(result).__name__}, not evaluator.Result")
         return result.to_dict(), worker_name()

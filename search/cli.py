@@ -6,8 +6,10 @@
     actsearch show RUN_DIR ID|EXPR
     actsearch plot RUN_DIR [-k 8] -o FILE.png
     actsearch export RUN_DIR (ID | --rank N) -o act.py
+    actsearch rerank RUN_DIR [-k 10] [--seeds 3] [--steps N] [--baselines LIST]
+    actsearch compare [RUN_DIR] [--functions EXPR ...] [--models 20,56] [--seeds 3] --out DIR
     actsearch eval EXPR [--config FILE] [--seed N]
-    actsearch data cifar10 [--dest DIR]
+    actsearch data (cifar10 | cifar100) [--dest DIR]
     actsearch demo
 
 A mistake the user can fix (a malformed config, an unknown operator, a
@@ -26,7 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evaluator import DataError
-from search.errors import UserError
+from search.cli_studies import add_study_commands
+from search.errors import UsageError, UserError
 from space import ParseError, SpaceError
 
 EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED = 2, 1, 130
@@ -109,11 +112,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
+    from search.compare import has_rerank, rerank_dir, rerank_table
     from search.report import top_json, top_table
     from search.store import Store
 
     with Store(args.run_dir) as store:
         print(top_json(store, args.k) if args.json else top_table(store, args.k))
+    if has_rerank(Path(args.run_dir)) and not args.json:
+        with Store(rerank_dir(Path(args.run_dir))) as store:
+            print("\n" + rerank_table(store))
     return 0
 
 
@@ -137,7 +144,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with Store(args.run_dir) as store:
         candidate = by_rank(store, args.rank) if args.rank else find_candidate(store, args.ref)
         row = store.first_run()
-        beta_init = json.loads(row["config_json"])["task"]["beta_init"] if row else 1.0
+        beta_init = json.loads(row["config_json"])["task"].get("beta_init", 1.0) if row else 1.0
         note = export_file(store, candidate, args.output, beta_init=beta_init)
     print(f"wrote {args.output}: {candidate.text} (reward {candidate.reward:.4f}); {note}")
     return 0
@@ -157,6 +164,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from evaluator import fidelity_label
     from search.child import SETUP_ERROR, run_child
     from search.config import RunConfig, load_config
     from search.launch import preflight, task_for_children
@@ -165,9 +173,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else RunConfig()
     expr = parse(args.expr)  # a bad expression fails here, in one line
     preflight(config)
-    print(f"training {expr.text} ({config.task.depth}-layer ResNet, width {config.task.width}, "
-          f"{config.task.steps} steps, seed {args.seed}) ...", file=sys.stderr)
-    result, _ = run_child(config.evaluate, expr.text, task_for_children(config), args.seed)
+    task = task_for_children(config)
+    print(f"training {expr.text} ({fidelity_label(task)}, seed {args.seed}) ...",
+          file=sys.stderr)
+    result, _ = run_child(config.evaluate, expr.text, task, args.seed)
     if SETUP_ERROR in result:
         raise UsageError(f"the child could not run: {result[SETUP_ERROR]}")
     reward = float(result["reward"])
@@ -180,20 +189,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Fetch CIFAR-10 unless it is already where the search will look for it."""
-    from evaluator import download_cifar10, find_dataset_dir
+    """Fetch a data set (MD5-verified) unless it is already where the search will look."""
+    from evaluator import TaskConfig, download_dataset, find_dataset_dir
     from search.config import load_config
 
     dest = args.dest
     if dest is None and args.config is not None:
-        dest = load_config(args.config).task.data_dir
+        task = load_config(args.config).task
+        dest = task.data_dir if isinstance(task, TaskConfig) else None
     try:
-        print(f"cifar10 already in {find_dataset_dir('cifar10', dest)}")
+        print(f"{args.dataset} already in {find_dataset_dir(args.dataset, dest)}")
         return 0
     except DataError:
         pass
-    path = download_cifar10(dest)
-    print(f"cifar10 ready in {path}")
+    path = download_dataset(args.dataset, dest)
+    print(f"{args.dataset} ready in {path}")
     return 0
 
 
@@ -205,10 +215,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- the parser ------------------------------------------------------------------------
-
-
-class UsageError(UserError):
-    """Arguments that do not go together."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="Python file to write")
     export.set_defaults(handler=cmd_export)
 
+    add_study_commands(sub)
+
     ev = sub.add_parser("eval", help="train one function once (baselines, checks)")
     ev.add_argument("expr", metavar="EXPR", help="e.g. 'x * sigmoid(beta * x)'")
     ev.add_argument("--config", help="take task and evaluate target from this config")
@@ -258,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=cmd_eval)
 
     data = sub.add_parser("data", help="download a data set")
-    data.add_argument("dataset", choices=["cifar10"])
+    data.add_argument("dataset", choices=["cifar10", "cifar100"])
     data.add_argument("--dest", help="folder (default: $ACTSEARCH_DATA or ~/.cache/actsearch)")
     data.add_argument("--config", help="use this config's task.data_dir as the folder")
     data.set_defaults(handler=cmd_data)

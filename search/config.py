@@ -26,11 +26,11 @@ from typing import Any, Literal
 import yaml
 
 from controller import StrategyConfig
-from evaluator import TaskConfig
+from evaluator import TableTask, TaskConfig, UserTask, task_class
 from search.errors import UserError
 from space import SearchSpace, SpaceError
 
-DEFAULT_EVALUATE = "evaluator:evaluate"
+DEFAULT_EVALUATE = "evaluator:run_task"
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -73,6 +73,31 @@ class BackendConfig:
     num_gpus: float = 0.0  # per child; fractional (0.25) packs children onto one GPU
     max_retries: int = 2  # re-runs of a child whose worker process died (not its own failure)
     timeout_s: float | None = None  # hard wall-clock limit of one child; killed past it
+    runtime_env: dict | None = None  # Ray runtime_env, e.g. {working_dir: .} ships your task's
+    #   code to a cluster's workers (or {py_modules: [...]}, {pip: [...]}); see the README
+
+
+@dataclass(frozen=True)
+class HalvingConfig:
+    """Successive halving over fidelity (Jamieson & Talwalkar 2016; Li et al. 2018, ASHA).
+
+    Every candidate is trained at ``rungs[0]`` (task steps, or a user task's
+    ``budget_key``); each ``cohort`` of candidates, in the order they were
+    proposed, is ranked once all of it finished a rung, and its best
+    ``1/eta`` (rounded down) go on to the next rung. With the defaults a cohort
+    is ``eta ** (len(rungs) - 1)`` candidates, so 9 candidates at eta = 3 train
+    9, 3 and 1 times. The strategy learns from the lowest rung (it hears each
+    candidate once); the ranking puts the highest rung reached first. When the
+    search stops, the last, partial cohort is ranked as it is.
+    """
+
+    rungs: tuple[int, ...] = ()  # training budgets, increasing, e.g. [300, 900, 2700]
+    eta: int = 3  # keep the best 1/eta of each cohort at each rung
+    cohort: int | None = None  # candidates ranked together (None: eta ** (len(rungs) - 1))
+
+    @property
+    def cohort_size(self) -> int:
+        return self.cohort or self.eta ** (len(self.rungs) - 1)
 
 
 @dataclass(frozen=True)
@@ -81,11 +106,14 @@ class RunConfig:
 
     space: SpaceConfig = field(default_factory=SpaceConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: TaskConfig | UserTask | TableTask = field(default_factory=TaskConfig)  # by task.name
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
-    evaluate: str = DEFAULT_EVALUATE  # "module:function" with evaluator.evaluate's signature
+    evaluate: str = DEFAULT_EVALUATE  # low-level hook: "module:function" with run_task's
+    #   signature (expr_text, task dict, seed, device) -> Result; tests use it for fake children
     seeds: tuple[int, ...] = (0,)  # each candidate is trained once per seed; reward = mean
+    seeds_per_candidate: int | None = None  # shorthand for seeds: [0, 1, ..., n-1]
+    halving: HalvingConfig | None = None  # successive halving over training budgets (None: off)
     dedup: Literal["fingerprint", "canonical"] = "fingerprint"  # what counts as "seen before"
     name: str = "search"  # a label for the run directory and reports
 
@@ -117,9 +145,26 @@ def _check(config: RunConfig) -> None:
          "must be >= 1"),
         ("budget.checkpoint_every", config.budget.checkpoint_every >= 1, "must be >= 1"),
         ("seeds", len(config.seeds) >= 1, "must list at least one seed"),
+        ("seeds_per_candidate", config.seeds_per_candidate is None
+         or config.seeds_per_candidate >= 1, "must be >= 1"),
         ("seeds", len(set(config.seeds)) == len(config.seeds), "lists a seed twice"),
+        ("seeds_per_candidate", config.seeds_per_candidate is None
+         or config.seeds == tuple(range(config.seeds_per_candidate)),
+         "give either seeds or seeds_per_candidate (which means seeds 0..n-1), not both"),
         ("evaluate", _is_target(config.evaluate), "must look like 'module.path:function'"),
     ]
+    halving = config.halving
+    if halving is not None:
+        rules += [
+            ("halving.rungs", len(halving.rungs) >= 2, "needs at least two budgets, e.g. "
+             "[300, 900, 2700]"),
+            ("halving.rungs", all(b > 0 for b in halving.rungs)
+             and list(halving.rungs) == sorted(set(halving.rungs)), "must increase strictly "
+             "and be > 0"),
+            ("halving.eta", halving.eta >= 2, "must be >= 2"),
+            ("halving.cohort", halving.cohort is None or halving.cohort >= halving.eta,
+             "must be >= eta or null"),
+        ]
     for key, ok, message in rules:
         if not ok:
             raise ConfigError(f"{key}: {message}")
@@ -167,6 +212,9 @@ def config_from_text(text: str) -> RunConfig:
 
 def config_from_dict(data: Any) -> RunConfig:
     """Build a checked ``RunConfig`` from plain data (the YAML tree, or a saved config)."""
+    if isinstance(data, dict) and isinstance(data.get("seeds_per_candidate"), int) \
+            and "seeds" not in data and not isinstance(data["seeds_per_candidate"], bool):
+        data = {**data, "seeds": list(range(data["seeds_per_candidate"]))}
     config = _build(RunConfig, data, "")
     _check(config)
     return config
@@ -216,7 +264,8 @@ def _build(cls: type, data: Any, path: str) -> Any:
             close = difflib.get_close_matches(str(key), list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(known)})"
             raise ConfigError(f"{_join(path, str(key))}: unknown key{hint}")
-    values = {key: _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
+    values = {key: _build_task(value, _join(path, key)) if cls is RunConfig and key == "task"
+              else _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
     try:
         return cls(**values)
     except ConfigError:
@@ -224,6 +273,18 @@ def _build(cls: type, data: Any, path: str) -> Any:
     except (TypeError, ValueError) as error:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}{error}") from None
+
+
+def _build_task(data: Any, path: str) -> TaskConfig | UserTask | TableTask:
+    """The task section: ``name`` picks the class (built-in, ``table`` or module:function)."""
+    name = data.get("name") if isinstance(data, dict) else None
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{path}.name: expected a string, got {_describe(name)}")
+    try:
+        cls = task_class(name or "cifar10-resnet")
+    except ValueError as error:
+        raise ConfigError(f"{path}.name: {error}") from None
+    return _build(cls, data, path)
 
 
 def _convert(hint: Any, value: Any, path: str) -> Any:

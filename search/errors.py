@@ -6,3 +6,7 @@ class UserError(Exception):
 
     Its message is one line: what is wrong, where, and how to fix it.
     """
+
+
+class UsageError(UserError):
+    """Command-line arguments that do not go together."""

@@ -18,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 from controller import make_strategy
-from evaluator import DataError, find_dataset_dir
+from evaluator import DataError, TableTask, TaskConfig, UserTask, find_dataset_dir
+from evaluator.usertask import import_function
 from search.backends import Backend, InlineBackend, RayBackend
 from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
@@ -55,32 +56,50 @@ def build_space(config: RunConfig) -> SearchSpace:
 
 def task_for_children(config: RunConfig) -> dict:
     """The task as plain data for workers: torch threads follow ``backend.num_cpus``; a
-    relative ``data_dir`` that exists here is made absolute (workers may start elsewhere)."""
-    task = dc_replace(config.task, threads=max(1, int(config.backend.num_cpus)))
-    data_dir = task.data_dir
-    if data_dir is not None and Path(data_dir).expanduser().exists():
-        task = dc_replace(task, data_dir=str(Path(data_dir).expanduser().resolve()))
+    relative ``data_dir`` or table ``path`` that exists here is made absolute (workers may
+    start elsewhere)."""
+    task = config.task
+    if isinstance(task, (TaskConfig, UserTask)):
+        task = dc_replace(task, threads=max(1, int(config.backend.num_cpus)))
+    field = "path" if isinstance(task, TableTask) else "data_dir"
+    where = getattr(task, field, None)
+    if where is not None and Path(where).expanduser().exists():
+        task = dc_replace(task, **{field: str(Path(where).expanduser().resolve())})
     return task.to_dict()
 
 
 def expected_trainings(config: RunConfig, space: SearchSpace) -> int | None:
-    """How many trainings an exhaustive search of a small space needs (None: unknown)."""
-    budget = config.budget.max_evaluations
-    if config.strategy.name != "exhaustive" or space.size > SMALL_SPACE:
-        return budget
-    by = "fingerprint" if config.dedup == "fingerprint" else "canonical"
-    functions = sum(1 for _ in unique_functions(space, by=by)) * len(config.seeds)
-    return functions if budget is None else min(budget, functions)
+    """How many trainings the search will need, for the progress bar (None: unknown): the
+    budget, or the distinct functions of a small exhaustive search; with successive halving,
+    an estimate that counts the promotions too."""
+    first = config.budget.max_evaluations
+    if config.strategy.name == "exhaustive" and space.size <= SMALL_SPACE:
+        by = "fingerprint" if config.dedup == "fingerprint" else "canonical"
+        functions = sum(1 for _ in unique_functions(space, by=by)) * len(config.seeds)
+        first = functions if first is None else min(first, functions)
+    if first is None or config.halving is None:
+        return first
+    eta = config.halving.eta  # promotions: about 1/eta of the previous rung, rung by rung
+    return sum(first // eta**rung for rung in range(len(config.halving.rungs)))
 
 
 def preflight(config: RunConfig) -> None:
     """Check what would otherwise fail in every child: the evaluate target and the data."""
     import_target(config.evaluate)  # TargetError: a one-line message
-    if config.evaluate == DEFAULT_EVALUATE:
-        try:
-            find_dataset_dir(config.task.dataset, config.task.data_dir)
-        except DataError as error:
-            raise LaunchError(f"task.data_dir: {error}") from None
+    if config.evaluate != DEFAULT_EVALUATE:
+        return
+    task = config.task
+    try:
+        if isinstance(task, TaskConfig):
+            find_dataset_dir(task.dataset, task.data_dir)
+        elif isinstance(task, UserTask):
+            import_function(task.name)
+        else:
+            task.load()  # a table that cannot be used fails here, naming file:line
+    except DataError as error:
+        raise LaunchError(f"task.data_dir: {error}") from None
+    except (ImportError, ValueError) as error:
+        raise LaunchError(f"task: {' '.join(str(error).split())}") from None
 
 
 def make_backend(config: RunConfig, task: dict) -> Backend:
@@ -89,7 +108,8 @@ def make_backend(config: RunConfig, task: dict) -> Backend:
         return InlineBackend(config.evaluate, task)
     return RayBackend(config.evaluate, task, address=backend.address, workers=backend.workers,
                       num_cpus=backend.num_cpus, num_gpus=backend.num_gpus,
-                      max_retries=backend.max_retries, timeout_s=backend.timeout_s)
+                      max_retries=backend.max_retries, timeout_s=backend.timeout_s,
+                      runtime_env=backend.runtime_env)
 
 
 def new_run_dir(config: RunConfig, out: str | None) -> Path:

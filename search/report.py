@@ -29,11 +29,19 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
 
 
+def diverged_at(store: Store, candidate: Candidate) -> int | None:
+    """The earliest step at which one of the candidate's trainings diverged, if any."""
+    steps = [e.step for e in store.evaluations(candidate.id)
+             if e.status == "diverged" and e.step is not None]
+    return min(steps) if steps else None
+
+
 def top_rows(store: Store, k: int) -> list[dict[str, Any]]:
     """The ``k`` best candidates as plain rows (rank, id, function, reward, status, ...)."""
     return [{"rank": rank, "id": c.id, "function": c.text, "canonical": c.canonical,
-             "reward": c.reward, "status": c.status, "seconds": c.seconds,
-             "proposals": c.proposals}
+             "reward": c.reward, "status": c.status, "rung": c.rung, "seconds": c.seconds,
+             "proposals": c.proposals,
+             "diverged_at": diverged_at(store, c) if c.status == "diverged" else None}
             for rank, c in enumerate(store.top(k), start=1)]
 
 
@@ -42,13 +50,19 @@ def top_table(store: Store, k: int) -> str:
     rows = top_rows(store, k)
     counts = store.counts()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    rungs = store.rung_members(1) != []  # successive halving: show how far each function got
     lines = [f"{store.count_finished()} functions finished ({summary or 'no evaluations'})", "",
-             "| rank | id | function | reward | status | seconds | proposed |",
-             "|---:|---:|---|---:|---|---:|---:|"]
+             "| rank | id | function | reward | status | " + ("rung | " if rungs else "")
+             + "seconds | proposed |",
+             "|---:|---:|---|---:|---|" + ("---:|" if rungs else "") + "---:|---:|"]
     for row in rows:
+        rung = f"{row['rung']} | " if rungs else ""
+        status = row["status"]
+        if row["diverged_at"] is not None:
+            status += f" (step {row['diverged_at']})"
         lines.append(f"| {row['rank']} | {row['id']} | `{row['function']}` | "
-                     f"{_fmt(row['reward'])} | {row['status']} | {_fmt(row['seconds'], 1)} | "
-                     f"{row['proposals']} |")
+                     f"{_fmt(row['reward'])} | {status} | {rung}"
+                     f"{_fmt(row['seconds'], 1)} | {row['proposals']} |")
     return "\n".join(lines)
 
 
@@ -103,7 +117,8 @@ def show_text(store: Store, candidate: Candidate) -> str:
     if candidate.note:
         lines.append(f"note:        {candidate.note}")
     for e in store.evaluations(candidate.id):
-        lines.append(f"evaluation {e.id}: seed {e.seed}, {e.fidelity}, status {e.status}, "
+        lines.append(f"evaluation {e.id}: rung {e.rung}, seed {e.seed}, {e.fidelity}, "
+                     f"status {e.status}, "
                      f"reward {_fmt(e.reward)}, val accuracy {_fmt(e.val_accuracy)}, "
                      f"{_fmt(e.seconds, 1)} s on {e.worker or '-'}, attempts {e.attempts}")
         if e.error:

@@ -49,12 +49,13 @@ class Candidate:
     seconds: float | None
     proposals: int  # how often the strategy proposed it (duplicates included)
     note: str  # the pre-screen's reason for invalid candidates
+    rung: int = 0  # the highest rung whose evaluations all finished (successive halving)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Candidate:
         return cls(row["id"], row["canonical"], row["text"], tuple(json.loads(row["tokens"])),
                    row["fingerprint"], row["status"], from_text(row["reward_text"]),
-                   row["seconds"], row["proposals"], row["note"])
+                   row["seconds"], row["proposals"], row["note"], row["rung"])
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Evaluation:
     attempts: int
     started: float
     finished: float | None
+    rung: int = 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Evaluation:
@@ -87,7 +89,7 @@ class Evaluation:
                    _decode(json.loads(row["curves"] or "{}")),
                    _decode(json.loads(row["info"] or "{}")),
                    row["seconds"], row["worker"], row["error"], row["attempts"],
-                   row["started"], row["finished"])
+                   row["started"], row["finished"], row["rung"])
 
 
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}

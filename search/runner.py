@@ -22,6 +22,14 @@ the strategy exhausted, or ``max_consecutive_errors`` child errors in a row
 (``RunAborted``). The strategy's state is checkpointed into the store every
 ``checkpoint_every`` results and at exit, with the proposals it still awaits.
 
+Successive halving (``config.halving``): every candidate starts on the lowest
+rung; ``search.halving.promotions`` ranks each finished cohort and the best
+1/eta are trained again at the next rung's budget (evaluations of that rung,
+same seeds). Promotions are decided from the store alone, so a resume makes
+the same ones. The strategy hears each candidate's lowest-rung reward;
+``budget.max_evaluations`` counts lowest-rung trainings, and promotions of the
+cohorts already started are finished even after the budget is spent.
+
 Resume: the strategy is restored from the newest checkpoint; proposals it was
 awaiting are told from the store if their candidate finished since, or wait
 for it; every evaluation still ``running`` in the store is submitted again.
@@ -39,16 +47,18 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from evaluator import Result, prescreen
+from evaluator import Result, fidelity_label, prescreen, with_budget
 from search.backends import Backend, Finished, Job
 from search.config import RunConfig
 from search.errors import UserError
+from search.halving import promotions
 from search.rows import Candidate
 from search.store import Store
 from space import SearchSpace
 
 Tokens = tuple[int, ...]
 FAILED = ("error", "timeout")
+CLOSING = ("budget", "exhausted", "proposals")  # stops after which the last cohort is ranked
 WAITING_PER_WORKER = 4  # proposals awaiting in-flight results, per worker, before asking stops
 
 
@@ -77,16 +87,17 @@ class Progress:
 
 
 def fidelity_key(task: dict) -> str:
-    """A short name for how children are trained: model, steps and a hash of the recipe.
+    """A short name for how children are trained: the task's fidelity label and a hash of
+    the recipe (``resnet20w16-cifar10-1000steps-1a2b3c4d``).
 
     Execution-only fields (device, threads, data location, compile policy, time
     limit, logging) do not change the fidelity.
     """
-    ignored = {"data_dir", "device", "threads", "time_limit_s", "compile", "compile_cost_s",
+    ignored = {"name", "data_dir", "device", "threads", "time_limit_s", "compile", "compile_cost_s",
                "compile_gain", "eval_batch_size", "log_every", "amp", "channels_last"}
     recipe = {k: v for k, v in sorted(task.items()) if k not in ignored}
     digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
-    return f"resnet{task.get('depth')}w{task.get('width')}-{task.get('steps')}steps-{digest}"
+    return f"{fidelity_label(task)}-{digest}"
 
 
 class Runner:
@@ -98,7 +109,11 @@ class Runner:
         self.config, self.store, self.backend = config, store, backend
         self.strategy, self.space, self.task = strategy, space, task
         self.on_update = on_update or (lambda progress: None)
-        self.fidelity = fidelity_key(task)
+        self.halving = config.halving
+        self.rung_tasks = [task] if self.halving is None else [
+            with_budget(task, budget) for budget in self.halving.rungs]
+        self.fidelities = [fidelity_key(t) for t in self.rung_tasks]
+        self.fidelity = self.fidelities[0]
         self.seeds = config.seeds
         budget = config.budget
         self.max_proposals = budget.max_proposals or (
@@ -123,7 +138,7 @@ class Runner:
         self.progress.invalid = len(self.store.candidates(status="invalid"))
         self.progress.candidates = self.store.count_finished()
         top = self.store.top(1)
-        self.progress.best = top[0] if top else None
+        self.progress.best = top[0] if top and top[0].status == "ok" else None
         checkpoint = self.store.latest_checkpoint()
         answers: list[tuple[Tokens, float]] = []
         if checkpoint is not None:
@@ -140,7 +155,8 @@ class Runner:
             self.store.restart(evaluation.id)
             candidate = self.store.candidate(evaluation.candidate_id)
             assert candidate is not None
-            self.ready.append(Job(evaluation.id, candidate.id, candidate.text, evaluation.seed))
+            self.ready.append(self._job(evaluation.id, candidate.id, candidate.text,
+                                        evaluation.seed, evaluation.rung))
         if answers:
             self._tell(answers)
 
@@ -178,13 +194,38 @@ class Runner:
     def _time_left(self) -> float | None:
         return None if self.deadline == math.inf else max(0.0, self.deadline - time.monotonic())
 
+    def _job(self, evaluation_id: int, candidate_id: int, expr_text: str, seed: int,
+             rung: int = 0) -> Job:
+        task = None if self.halving is None else self.rung_tasks[rung]
+        return Job(evaluation_id, candidate_id, expr_text, seed, task)
+
+    def _promote(self) -> None:
+        """Queue the next rung for every cohort that finished one (successive halving)."""
+        if self.halving is None:
+            return
+        closing = self.progress.stopped_by in CLOSING
+        for candidate_id, rung in promotions(self.store, self.halving, closing):
+            candidate = self.store.candidate(candidate_id)
+            assert candidate is not None
+            jobs = self.store.add_evaluations(candidate_id, self.fidelities[rung],
+                                              self.halving.rungs[rung], self.seeds, rung)
+            self.ready.extend(self._job(eid, candidate_id, candidate.text, seed, rung)
+                              for eid, seed in jobs)
+
     def _fill(self) -> None:
         """Submit ready jobs and ask for more until every worker is busy or a rule stops it."""
         workers = self.config.backend.workers
+        self._promote()
         while True:
             while self.ready and self.backend.in_flight < workers:
                 self.backend.submit(self.ready.popleft())
-            if self.backend.in_flight >= workers or self.progress.stopped_by:
+            if self.backend.in_flight >= workers:
+                return
+            if self.progress.stopped_by:
+                if self.halving is not None and not self.ready and not self.backend.in_flight:
+                    self._promote()  # the search stopped: rank the last, partial cohort
+                    if self.ready:
+                        continue
                 return
             if sum(map(len, self.waiters.values())) >= WAITING_PER_WORKER * workers:
                 return  # the strategy keeps proposing what is in flight: wait for results
@@ -204,8 +245,11 @@ class Runner:
         n = max(1, math.ceil(free_workers / per_candidate))
         budget = self.config.budget.max_evaluations
         if budget is not None:
-            out = self.backend.in_flight + sum(1 for _ in self.ready)
-            left = (budget - self.progress.trained - out) // per_candidate
+            if self.halving is None:
+                used = self.progress.trained + self.backend.in_flight + len(self.ready)
+            else:  # lowest-rung trainings, finished or out
+                used = self.store.count_trained(rung=0, running=True)
+            left = (budget - used) // per_candidate
             if left <= 0:
                 self.progress.stopped_by = "budget"
                 return 0
@@ -248,9 +292,9 @@ class Runner:
             return
         candidate_id, jobs = self.store.add_candidate(
             expr.canonical, expr.text, tokens, expr.fingerprint, self.fidelity,
-            self.task.get("steps"), self.seeds)
+            self.rung_tasks[0].get("steps"), self.seeds)
         self.waiters[candidate_id] = [tokens]
-        self.ready.extend(Job(eid, candidate_id, expr.text, seed) for eid, seed in jobs)
+        self.ready.extend(self._job(eid, candidate_id, expr.text, seed) for eid, seed in jobs)
 
     def _record(self, finished: Finished) -> None:
         """Commit a child's result, then (all seeds in) tell the strategy."""
@@ -270,6 +314,7 @@ class Runner:
             self.on_update(self.progress)
         else:
             self._finished_candidate(candidate)
+            self._promote()
             awaiting = self.waiters.pop(candidate.id, [])
             if awaiting:
                 self._tell([(tokens, self._reward(candidate)) for tokens in awaiting])
@@ -284,16 +329,20 @@ class Runner:
                              f"{self.store.run_dir}` (results so far are kept)")
 
     def _finished_candidate(self, candidate: Candidate) -> None:
-        self.progress.candidates += 1
-        best = self.progress.best
-        if candidate.reward is not None and math.isfinite(candidate.reward) and (
-                best is None or best.reward is None or candidate.reward > best.reward):
-            self.progress.best = candidate
+        """A candidate finished a rung (the lowest: it is new)."""
+        if candidate.rung == 0:
+            self.progress.candidates += 1
+        top = self.store.top(1)
+        if top and top[0].status == "ok":
+            self.progress.best = top[0]
         self.on_update(self.progress)
 
     def _reward(self, candidate: Candidate) -> float:
-        """The reward the strategy hears: the recorded one, non-finite as diverged."""
+        """The reward the strategy hears: the recorded one (with successive halving, the
+        lowest rung's, so every candidate is judged at one fidelity), non-finite as diverged."""
         reward = candidate.reward
+        if self.halving is not None and candidate.rung > 0:
+            reward = self.store.rung_results(0, candidate.id)[candidate.id][1]
         if reward is None or not math.isfinite(reward):
             return float(self.task["diverged_reward"])
         return reward

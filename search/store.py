@@ -16,8 +16,11 @@ Contract:
 * A candidate is a canonical expression (unique). Its evaluations are one row
   per (candidate, fidelity, seed) (unique): created ``running`` when submitted,
   moved to a final status exactly once by ``record_result`` (a second finish of
-  the same row is an error). When its last evaluation finishes, the candidate
-  gets its status and reward (the mean over seeds), in the same transaction.
+  the same row is an error). Each evaluation belongs to a ``rung`` (0 unless
+  successive halving promoted the candidate to a longer training). When the
+  last evaluation of a rung finishes, the candidate takes that rung's status
+  and reward (the mean over its seeds), in the same transaction, unless it
+  already holds a higher rung.
 * SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
   twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
   column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
@@ -42,11 +45,13 @@ import torch
 from search.errors import UserError
 from search.rows import Candidate, Evaluation, real, text, to_float
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rung columns (a version-1 store is upgraded in place)
 DB_NAME = "search.db"
 LOCK_NAME = "search.lock"
 KEEP_CHECKPOINTS = 3
-FINAL = ("ok", "diverged", "invalid", "error", "timeout")
+FINAL = ("ok", "diverged", "invalid", "error", "timeout", "missing")
+# Worst first: a candidate with several seeds takes the worst status among them.
+STATUS_ORDER = ("error", "timeout", "diverged", "invalid", "missing")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,7 +63,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     tokens TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', reward REAL, reward_text TEXT,
     seconds REAL, finished REAL, proposals INTEGER NOT NULL DEFAULT 1,
-    note TEXT NOT NULL DEFAULT '');
+    note TEXT NOT NULL DEFAULT '', rung INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
 CREATE INDEX IF NOT EXISTS candidates_reward ON candidates(reward);
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -67,7 +72,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
     status TEXT NOT NULL DEFAULT 'running', reward REAL, reward_text TEXT,
     val_accuracy_text TEXT, step INTEGER, curves TEXT, info TEXT, seconds REAL,
     worker TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 1,
-    started REAL NOT NULL, finished REAL, UNIQUE (candidate_id, fidelity, seed));
+    started REAL NOT NULL, finished REAL, rung INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (candidate_id, fidelity, seed));
 CREATE INDEX IF NOT EXISTS evaluations_status ON evaluations(status);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY, created REAL NOT NULL, told INTEGER NOT NULL,
@@ -108,6 +114,7 @@ class Store:
             with self.transaction("create the schema"):
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                 (str(SCHEMA_VERSION),))
+            self._upgrade()
         self._check_version()
 
     def _lock(self) -> None:
@@ -122,6 +129,17 @@ class Store:
         self._lock_file.truncate()
         self._lock_file.write(str(os.getpid()))
         self._lock_file.flush()
+
+    def _upgrade(self) -> None:
+        """Bring a version-1 store (no rungs) to this version: every evaluation is rung 0."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or row["value"] != "1":
+            return
+        with self.transaction("upgrade the store to schema version 2") as db:
+            for table in ("candidates", "evaluations"):
+                db.execute(f"ALTER TABLE {table} ADD COLUMN rung INTEGER NOT NULL DEFAULT 0")
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'",
+                       (str(SCHEMA_VERSION),))
 
     def _check_version(self) -> None:
         try:
@@ -195,6 +213,24 @@ class Store:
         with self.transaction(f"add candidate {canonical!r}") as db:
             return _insert(db, canonical, expr_text, tokens, fingerprint, fidelity, steps, seeds)
 
+    def add_evaluations(self, candidate_id: int, fidelity: str, steps: int | None,
+                        seeds: Sequence[int], rung: int = 0) -> list[tuple[int, int]]:
+        """``running`` evaluations of a stored candidate at another fidelity or rung;
+        returns [(evaluation id, seed)] of the rows created (existing rows are kept)."""
+        with self.transaction(f"add evaluations of candidate {candidate_id}") as db:
+            return _add_evaluations(db, candidate_id, fidelity, steps, seeds, rung, time.time())
+
+    def ensure_candidate(self, canonical: str, expr_text: str, fingerprint: str,
+                         note: str = "") -> Candidate:
+        """The stored candidate with this canonical form, created (no tokens) if missing."""
+        with self.transaction(f"add candidate {canonical!r}") as db:
+            db.execute("INSERT OR IGNORE INTO candidates (canonical, text, tokens, fingerprint, "
+                       "created, note) VALUES (?, ?, '[]', ?, ?, ?)",
+                       (canonical, expr_text, fingerprint, time.time(), note))
+        found = self.find(canonical)
+        assert found is not None
+        return found
+
     def add_scored(self, canonical: str, expr_text: str, tokens: Sequence[int],
                    fingerprint: str, fidelity: str, steps: int | None, seed: int,
                    result: dict[str, Any], note: str = "") -> Candidate:
@@ -238,9 +274,11 @@ class Store:
         return [Candidate.from_row(r) for r in self.db.execute(query + " ORDER BY id", args)]
 
     def top(self, k: int) -> list[Candidate]:
-        """The ``k`` best finished candidates by reward (ties: the earlier first)."""
+        """The ``k`` best finished candidates: trained without failure first, then the
+        highest rung reached (successive halving), then reward (ties: the earlier first)."""
         rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
-                               "AND reward IS NOT NULL ORDER BY reward DESC, id LIMIT ?", (k,))
+                               "AND reward IS NOT NULL ORDER BY status = 'ok' DESC, rung DESC, "
+                               "reward DESC, id LIMIT ?", (k,))
         return [Candidate.from_row(r) for r in rows]
 
     def finished_in_order(self) -> list[Candidate]:
@@ -262,10 +300,45 @@ class Store:
         rows = self.db.execute(f"SELECT * FROM evaluations{where} ORDER BY id", args)
         return [Evaluation.from_row(r) for r in rows]
 
-    def count_trained(self) -> int:
-        """Evaluations that took (or are taking) a child training: pre-screened ones excluded."""
-        return self.db.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running' "
-                               "AND IFNULL(worker, '') != 'prescreen'").fetchone()[0]
+    def count_trained(self, rung: int | None = None, running: bool = False) -> int:
+        """Evaluations that took a child training (pre-screened ones excluded), at one rung
+        or (None) at all; ``running``: those still out count too."""
+        query = ("SELECT COUNT(*) FROM evaluations WHERE IFNULL(worker, '') != 'prescreen'"
+                 + ("" if running else " AND status != 'running'"))
+        args: tuple = ()
+        if rung is not None:
+            query, args = query + " AND rung=?", (rung,)
+        return self.db.execute(query, args).fetchone()[0]
+
+    def rung_results(self, rung: int,
+                     candidate_id: int | None = None) -> dict[int, tuple[str, float]]:
+        """Candidates (all, or one) whose evaluations at ``rung`` all finished:
+        id -> (worst status, mean reward over seeds)."""
+        query, args = "SELECT candidate_id, status, reward_text FROM evaluations WHERE rung=?", \
+            (rung,)
+        if candidate_id is not None:
+            query, args = query + " AND candidate_id=?", (rung, candidate_id)
+        rows = self.db.execute(query + " ORDER BY candidate_id", args).fetchall()
+        grouped: dict[int, list[sqlite3.Row]] = {}
+        for row in rows:
+            grouped.setdefault(row["candidate_id"], []).append(row)
+        results = {}
+        for cid, group in grouped.items():
+            statuses = [r["status"] for r in group]
+            if "running" in statuses:
+                continue
+            rewards = [float(r["reward_text"]) for r in group]
+            status = next((s for s in STATUS_ORDER if s in statuses), "ok")
+            results[cid] = (status, sum(rewards) / len(rewards))
+        return results
+
+    def rung_members(self, rung: int) -> list[int]:
+        """Candidates trained (or training) at ``rung``, in the order they were created;
+        pre-screened candidates are not among them."""
+        rows = self.db.execute("SELECT DISTINCT candidate_id FROM evaluations WHERE rung=? "
+                               "AND IFNULL(worker, '') != 'prescreen' ORDER BY candidate_id",
+                               (rung,))
+        return [r[0] for r in rows]
 
     def count_finished(self) -> int:
         """Candidates with every seed finished."""
@@ -314,18 +387,25 @@ def _insert(db: sqlite3.Connection, canonical: str, expr_text: str, tokens: Sequ
         "INSERT INTO candidates (canonical, text, tokens, fingerprint, created) "
         "VALUES (?, ?, ?, ?, ?)",
         (canonical, expr_text, json.dumps(list(tokens)), fingerprint, now)).lastrowid)
+    return cid, _add_evaluations(db, cid, fidelity, steps, seeds, 0, now)
+
+
+def _add_evaluations(db: sqlite3.Connection, candidate_id: int, fidelity: str,
+                     steps: int | None, seeds: Sequence[int], rung: int,
+                     now: float) -> list[tuple[int, int]]:
     jobs = []
     for seed in seeds:
-        eid = db.execute(
-            "INSERT INTO evaluations (candidate_id, fidelity, steps, seed, started) "
-            "VALUES (?, ?, ?, ?, ?)", (cid, fidelity, steps, seed, now)).lastrowid
-        jobs.append((int(eid), seed))
-    return cid, jobs
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO evaluations (candidate_id, fidelity, steps, seed, started, "
+            "rung) VALUES (?, ?, ?, ?, ?, ?)", (candidate_id, fidelity, steps, seed, now, rung))
+        if cursor.rowcount == 1:
+            jobs.append((int(cursor.lastrowid), seed))
+    return jobs
 
 
 def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], worker: str,
             note: str) -> Candidate | None:
-    """Move a running evaluation to its final status; aggregate the candidate when complete."""
+    """Move a running evaluation to its final status; aggregate its rung when complete."""
     reward = to_float(result["reward"])
     changed = db.execute(
         "UPDATE evaluations SET status=?, reward=?, reward_text=?, val_accuracy_text=?, "
@@ -338,19 +418,23 @@ def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], 
          time.time(), evaluation_id)).rowcount
     if changed != 1:
         raise ValueError(f"evaluation {evaluation_id} is not running (finished twice?)")
-    cid = db.execute("SELECT candidate_id FROM evaluations WHERE id=?",
-                     (evaluation_id,)).fetchone()[0]
+    cid, rung = db.execute("SELECT candidate_id, rung FROM evaluations WHERE id=?",
+                           (evaluation_id,)).fetchone()
     rows = db.execute("SELECT status, reward_text, seconds FROM evaluations "
-                      "WHERE candidate_id=?", (cid,)).fetchall()
+                      "WHERE candidate_id=? AND rung=?", (cid, rung)).fetchall()
     if any(r["status"] == "running" for r in rows):
         return None
+    held = db.execute("SELECT rung, status FROM candidates WHERE id=?", (cid,)).fetchone()
+    if held["status"] != "pending" and held["rung"] > rung:
+        return None  # a result of a lower rung arriving late changes nothing
     rewards = [float(r["reward_text"]) for r in rows]
     mean = sum(rewards) / len(rewards)
     statuses = [r["status"] for r in rows]
-    status = next((s for s in ("error", "timeout", "diverged", "invalid") if s in statuses), "ok")
-    seconds = sum(r["seconds"] or 0.0 for r in rows)
+    status = next((s for s in STATUS_ORDER if s in statuses), "ok")
+    seconds = db.execute("SELECT SUM(seconds) FROM evaluations WHERE candidate_id=?",
+                         (cid,)).fetchone()[0] or 0.0
     db.execute("UPDATE candidates SET status=?, reward=?, reward_text=?, seconds=?, "
-               "finished=?, note=? WHERE id=?",
-               (status, real(mean), text(mean), seconds, time.time(), note, cid))
+               "finished=?, note=?, rung=? WHERE id=?",
+               (status, real(mean), text(mean), seconds, time.time(), note, rung, cid))
     return Candidate.from_row(db.execute("SELECT * FROM candidates WHERE id=?",
                                          (cid,)).fetchone())

@@ -6,6 +6,7 @@ strategies have a landscape to climb and reruns agree. Faults are driven by
 files, so they work across Ray worker processes:
 
 * ``FAKE_TASK_LOG``: each call appends ``pid expr`` as one line (who trained what);
+* ``FAKE_TASK_STEPS_LOG``: each call of ``instant`` appends ``steps<TAB>expr<TAB>seed``;
 * ``FAKE_TASK_CRASH_ONCE``: the first call that finds this marker file missing
   creates it and kills its own process (``os._exit``), as a dying worker would.
 """
@@ -43,10 +44,15 @@ def score(expr_text: str) -> float:
 def instant(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:
     """An immediate ``ok`` with a deterministic reward."""
     _log(expr_text)
+    steps_log = os.environ.get("FAKE_TASK_STEPS_LOG")
+    if steps_log:
+        with open(steps_log, "a") as log:
+            log.write(f"{task.steps}\t{expr_text}\t{seed}\n")
     reward = score(expr_text)
+    info = {"beta": [[0.5, 1.5], [2.0, 2.5]]} if parse(expr_text).uses_beta else {}
     return Result(status="ok", reward=reward, val_accuracy=reward, step=task.steps,
                   curves={"step": [float(task.steps)], "val_accuracy": [reward]},
-                  seconds=0.0, expr=expr_text, seed=seed)
+                  seconds=0.0, expr=expr_text, seed=seed, info=info)
 
 
 def slow(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = None) -> Result:

@@ -121,6 +121,21 @@ def test_export_writes_a_module_that_matches(run_dir, tmp_path, capsys):
     assert main(["export", str(run_dir), "--rank", "999", "-o", str(target)]) == 2
 
 
+def test_export_appends_the_learned_beta_the_child_reported(tmp_path, capsys):
+    config = tmp_path / "beta.yaml"
+    config.write_text("\n".join([
+        "space: {units: 1, unary: [identity, beta_mul, sigmoid], binary: [mul]}",
+        "evaluate: tests.fake_tasks:instant", "backend: {kind: inline}",
+        "strategy: {name: exhaustive}"]))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    target = tmp_path / "act.py"
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run"), "beta * x * sigmoid(x)", "-o",
+                 str(target)]) == 0
+    assert "learned beta values appended as LEARNED_BETA" in capsys.readouterr().out
+    assert "LEARNED_BETA = [[0.5, 1.5], [2.0, 2.5]]" in target.read_text()
+
+
 def test_plot_writes_a_png(run_dir, tmp_path, capsys):
     target = tmp_path / "top.png"
     assert main(["plot", str(run_dir), "-k", "4", "-o", str(target)]) == 0
@@ -163,3 +178,14 @@ def test_data_is_not_fetched_again_when_present(tmp_path, capsys):
     (folder / "data_batch_1").write_bytes(b"")
     assert main(["data", "cifar10", "--dest", str(tmp_path)]) == 0
     assert f"already in {folder}" in capsys.readouterr().out
+
+
+def test_top_reports_diverged_functions_with_their_step(tmp_path, capsys):
+    config = tmp_path / "nan.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:nan",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}",
+                                 "budget: {max_evaluations: 3}"]))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["top", str(tmp_path / "run")]) == 0
+    assert "| diverged (step 3) |" in capsys.readouterr().out
