@@ -127,3 +127,22 @@ def top_threshold(landscape: Landscape, fraction: float = 0.01, sample: int = 20
             scores.append(landscape.score(tokens))
         how = f"{sample:,} uniform draws of {space.size:,}"
     return float(np.quantile(scores, 1.0 - fraction, method="higher")), how
+
+
+class TableLandscape(Landscape):
+    """A recorded landscape: rewards replayed from a CSV through the ``table`` task
+    (``evaluator.run_task``), so the benchmark scores exactly what a replayed search would.
+    Functions missing from the table score the task's ``missing_reward`` (0)."""
+
+    name = "table"
+
+    def __init__(self, space: SearchSpace, path: str, noise: float = 0.0) -> None:
+        super().__init__(space, noise)
+        self.task = {"name": "table", "path": path}
+        self.name = f"table({path.rsplit('/', 1)[-1]})"
+
+    def _evaluate(self, tokens: Tokens) -> tuple[str, float]:
+        from evaluator import run_task
+
+        expr = self.space.decode(tokens)
+        return expr.fingerprint, float(run_task(expr.text, self.task).reward)

@@ -50,7 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from landscapes import Landscape, NKLandscape, ShapeLandscape, top_threshold
+from landscapes import Landscape, NKLandscape, ShapeLandscape, TableLandscape, top_threshold
 
 from controller import StrategyConfig, make_strategy
 from space import SearchSpace
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help="comma-separated subset of " + ",".join(STRATEGIES))
     parser.add_argument("--landscapes", default="shape,nk", help="comma-separated: shape,nk")
+    parser.add_argument("--table", metavar="CSV", help="replay a recorded expression,reward "
+                        "table (the `table` task) instead of --landscapes")
     parser.add_argument("--units", default="1,2", help="comma-separated space sizes: 1,2")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a StrategyConfig field for the learning strategies")
@@ -144,8 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for units in (int(u) for u in args.units.split(",")):
         space = SearchSpace(units)
-        for kind in args.landscapes.split(","):
-            landscape = ShapeLandscape(space) if kind == "shape" else NKLandscape(space)
+        for kind in (["table"] if args.table else args.landscapes.split(",")):
+            landscape = (TableLandscape(space, args.table) if kind == "table"
+                         else ShapeLandscape(space) if kind == "shape" else NKLandscape(space))
             threshold, how = top_threshold(landscape)
             random_median = None
             for name in args.strategies.split(","):

@@ -76,3 +76,29 @@ def test_an_unusable_table_stops_the_run_before_it_starts(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.csv:3" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_strategy_benchmark_replays_a_table(tmp_path):
+    import subprocess
+    import sys
+
+    table = tmp_path / "rewards.csv"
+    rng = random.Random(3)
+    rewards = {}
+    with table.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["expression", "reward"])
+        for _, _, expr in unique_functions(SearchSpace(1)):
+            rewards[expr.text] = round(rng.random(), 6)
+            writer.writerow([expr.text, rewards[expr.text]])
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "benchmarks/strategy_efficiency.py", "--table",
+                           str(table), "--units", "1", "--seeds", "2", "--random-seeds", "4",
+                           "--budget", "40", "--strategies", "random,evolution"],
+                          cwd=root, text=True, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|") for line in done.stdout.splitlines() if "table(rewards.csv)" in line]
+    assert [row[4].strip() for row in rows] == ["random", "evolution"]
+    top_1_percent = sorted(rewards.values())[-len(rewards) // 100]
+    assert abs(float(rows[0][3]) - top_1_percent) < 0.01  # the threshold is the table's
+    assert all(float(row[10]) <= max(rewards.values()) for row in rows)
