@@ -83,15 +83,14 @@ def arms_for(functions: Sequence[tuple[str, str]], baselines: Sequence[str],
              variants: Sequence[tuple[str, dict]]) -> list[Arm]:
     """Every (function or baseline) x variant; a function equal to a baseline (or listed
     twice) appears once, under the baseline's name."""
-    base = [(name, parse(BASELINES[name])) for name in baselines]
-    taken = {expr.canonical for _, expr in base}
-    named = [(label, expr) for label, expr in ((lb, parse(t)) for lb, t in functions)
-             if expr.canonical not in taken] + base
-    seen, unique = set(), []
-    for label, expr in named:
-        if expr.canonical not in seen:
-            seen.add(expr.canonical)
-            unique.append((label, expr))
+    base = {parse(BASELINES[name]).canonical: (name, parse(BASELINES[name]))
+            for name in baselines}
+    unique = {}
+    for label, text in functions:
+        expr = parse(text)
+        if expr.canonical not in base:
+            unique.setdefault(expr.canonical, (label, expr))
+    unique = [*unique.values(), *base.values()]
     return [Arm(label, expr, variant, task) for label, expr in unique
             for variant, task in variants]
 

@@ -313,8 +313,7 @@ class Runner:
         if candidate is None:
             self.on_update(self.progress)
         else:
-            self._finished_candidate(candidate)
-            self._promote()
+            self._finished_candidate(candidate)  # promotions follow in the next _fill
             awaiting = self.waiters.pop(candidate.id, [])
             if awaiting:
                 self._tell([(tokens, self._reward(candidate)) for tokens in awaiting])

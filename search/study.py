@@ -15,6 +15,7 @@ would carry the selection's luck (the winner's curse) into the ranking.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -99,11 +100,7 @@ class Cell:
 
     @property
     def median(self) -> float | None:
-        if not self.rewards:
-            return None
-        ordered = sorted(self.rewards)
-        mid = len(ordered) // 2
-        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        return statistics.median(self.rewards) if self.rewards else None
 
 
 def cell(store: Store, arm: Arm, seeds: Sequence[int]) -> Cell:
