@@ -130,7 +130,8 @@ def test_evaluate_still_takes_a_config_or_dict(cifar_root):
 
 
 def test_digits_example_reward_is_the_metric():
-    task = UserTask(name=DIGITS, fidelity={"steps": 60}, options={"hidden": 32, "layers": 2})
+    task = UserTask(name=DIGITS, fidelity={"steps": 60}, options={"hidden": 32, "layers": 2},
+                    device="cpu")  # pinned: "auto" would pick a GPU where there is one
     result = run_task(SWISH, task.to_dict(), seed=0)
     assert result.status == "ok", result.error
     metrics = result.info["metrics"]
@@ -163,7 +164,7 @@ def test_user_function_gets_the_promised_arguments():
     before = torch.get_num_threads()
     state = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
     task = user("echo", fidelity={"steps": 12}, options={"scale": 2.0}, beta_init=0.25,
-                threads=max(1, before + 1))
+                threads=max(1, before + 1), device="cpu")
     result = run_task(SWISH, task, seed=3)
     assert result.status == "ok", result.error
     m = result.info["metrics"]
