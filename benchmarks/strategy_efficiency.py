@@ -24,6 +24,11 @@ variable scatters widely (we saw 19 to 59). Random search costs nothing to run,
 so it gets ``--random-seeds`` (default 200) seeds: its median is the baseline,
 and the column **÷ random** is a strategy's median over random's.
 
+``hillclimb`` is a reference, not a product strategy: one-token variations of
+the best function told so far (``HillClimb``). It shows what plain
+exploitation of the best reaches on a landscape, i.e. roughly how much room a
+learning strategy has.
+
 Strategies use StrategyConfig's defaults, except PPO's lr and entropy weight
 (``PPO_SETTINGS``) and ``--set`` overrides. They are driven in rounds of
 ``--round`` proposals (like that many workers), each round told at once.
@@ -53,19 +58,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from landscapes import Landscape, NKLandscape, ShapeLandscape, TableLandscape, top_threshold
 
 from controller import StrategyConfig, make_strategy
+from controller.base import random_tokens
 from space import SearchSpace
 
-STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive")
+STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive", "hillclimb")
 # StrategyConfig's defaults are tuned for REINFORCE (the product's default). PPO takes
 # ppo_epochs (4) steps per batch and did best in the tuning runs with these instead:
 PPO_SETTINGS = {"lr": 0.01, "entropy_weight": 0.001}
 MAX_PROPOSALS = 10  # per evaluation of budget: a policy that only repeats itself is stopped
 
 
+class HillClimb:
+    """Reference, not a product strategy: (1+λ) local search. Each proposal is the best
+    sequence told so far with one slot redrawn uniformly (a uniform draw before any
+    result). It shows how far plain exploitation of the best gets on a landscape."""
+
+    exhausted = False
+
+    def __init__(self, config: StrategyConfig, space: SearchSpace) -> None:
+        self.space, self.rng = space, np.random.default_rng(config.seed)
+        self.best: tuple[float, tuple[int, ...]] | None = None
+
+    def ask(self, n: int) -> list[tuple[int, ...]]:
+        proposals = []
+        for _ in range(n):
+            tokens = list(random_tokens(self.space, self.rng))
+            if self.best is not None:
+                slot = int(self.rng.integers(len(tokens)))
+                tokens = [*self.best[1][:slot], tokens[slot], *self.best[1][slot + 1:]]
+            proposals.append(tuple(tokens))
+        return proposals
+
+    def tell(self, results) -> None:
+        for tokens, reward in results:
+            if self.best is None or reward > self.best[0]:
+                self.best = (reward, tuple(tokens))
+
+
 def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budget: int,
-            round_size: int) -> tuple[int | None, float, int]:
+            round_size: int, build=make_strategy) -> tuple[int | None, float, int]:
     """(evaluations to reach the threshold or None, best score within budget, proposals)."""
-    strategy = make_strategy(config, landscape.space)
+    strategy = build(config, landscape.space)
     seen: dict[str, float] = {}  # function key -> recorded reward: the "store"
     hit, best, proposals = None, 0.0, 0
     while len(seen) < budget and proposals < MAX_PROPOSALS * budget and not strategy.exhausted:
@@ -99,7 +132,7 @@ def config_for(name: str, seed: int, overrides: dict[str, object]) -> StrategyCo
             "ppo": tuple(overrides)}.get(name, ())
     extra = dict(PPO_SETTINGS) if name == "ppo" else {}
     extra.update({k: v for k, v in overrides.items() if k in used})
-    return StrategyConfig(name=name, seed=seed, **extra)
+    return StrategyConfig(name="random" if name == "hillclimb" else name, seed=seed, **extra)
 
 
 def parse_value(default: object, text: str) -> object:
@@ -157,8 +190,9 @@ def main(argv: list[str] | None = None) -> None:
                 first = args.first_seed
                 seeds = {"exhaustive": [0], "random": range(first, first + args.random_seeds)
                          }.get(name, range(first, first + args.seeds))
+                build = HillClimb if name == "hillclimb" else make_strategy
                 runs = [run_one(landscape, threshold, config_for(name, seed, overrides),
-                                args.budget, args.round) for seed in seeds]
+                                args.budget, args.round, build) for seed in seeds]
                 hits = [hit for hit, _, _ in runs]
                 median, median_text, iqr = summarise(hits, args.budget)
                 if name == "random":

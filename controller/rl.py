@@ -18,6 +18,18 @@ the ratio also corrects for proposals asked before an earlier update
 sequence, averaged over the batch. After the update the baseline moves:
 ``baseline = ema_decay * baseline + (1 - ema_decay) * batch mean``.
 
+Priority-queue training (Abolafia et al. 2018, "Neural program synthesis with
+priority queue training"): the ``elite_size`` best distinct sequences told so
+far are kept, and every optimisation step also maximises their likelihood,
+``loss += elite_weight * -mean(log p(elite))``. A policy-gradient step moves
+the policy only a little towards a rare good function it saw once; the elite
+term keeps pulling it there on every later update, so the controller proposes
+variations of the best functions found (the tanh squash keeps each step from
+becoming certain, so those are mostly one- and two-token variations; with
+``tanh_constant: null`` the policy can become certain of the elite and stop
+exploring) while the REINFORCE/PPO term learns which tokens pay in general.
+``elite_size: 0`` turns it off.
+
 Duplicates: the runner tells a repeated function the reward recorded for it
 (no second training). Here it is an ordinary sample of the policy: it enters
 the batch and the gradient like any other proposal, so a function the policy
@@ -57,6 +69,7 @@ class RNNController:
         self.ledger = Ledger()  # proposals out, each with its log-prob at ask time
         self.buffer: list[tuple[Tokens, float, float]] = []  # told, not yet learned from
         self.baseline: float | None = None
+        self.elite: list[tuple[float, Tokens]] = []  # best distinct (reward, tokens), best first
         self.updates = 0
         self.last_stats: dict[str, float] = {}
 
@@ -72,7 +85,9 @@ class RNNController:
         return proposals
 
     def tell(self, results: Results) -> None:
-        self.buffer.extend(self.ledger.settle(results))  # (tokens, reward, log-prob when asked)
+        settled = self.ledger.settle(results)  # (tokens, reward, log-prob when asked)
+        self.remember_best(settled)
+        self.buffer.extend(settled)
         while len(self.buffer) >= self.config.batch_size:
             batch = self.buffer[: self.config.batch_size]
             self.buffer = self.buffer[self.config.batch_size:]
@@ -88,6 +103,16 @@ class RNNController:
 
     # -- learning --------------------------------------------------------------------
 
+    def remember_best(self, settled: list[tuple[Tokens, float, float]]) -> None:
+        """Keep the ``elite_size`` best distinct sequences told (earlier wins a tie)."""
+        known = {tokens for _, tokens in self.elite}
+        for tokens, reward, _ in settled:
+            if tokens not in known:
+                known.add(tokens)
+                self.elite.append((reward, tokens))
+        self.elite.sort(key=lambda entry: -entry[0])  # stable: ties keep the earlier one
+        del self.elite[self.config.elite_size:]
+
     def update(self, batch: list[tuple[Tokens, float, float]]) -> None:
         """One policy update on (tokens, reward, log-prob when asked) triples."""
         tokens = torch.tensor([b[0] for b in batch], dtype=torch.long)
@@ -96,10 +121,14 @@ class RNNController:
 
         baseline = self.baseline if self.baseline is not None else float(rewards.mean())
         advantage = rewards - baseline
+        elite = torch.tensor([e for _, e in self.elite], dtype=torch.long) if self.elite else None
         for _ in range(self.config.ppo_epochs if self.kind == "ppo" else 1):
             rollout = score(self.policy, tokens)
             loss = (self.policy_loss(rollout, advantage, old_log_prob)
                     - self.config.entropy_weight * rollout.entropy.sum(dim=1).mean())
+            if elite is not None and self.config.elite_weight:
+                elite_log_prob = score(self.policy, elite).sequence_log_prob
+                loss = loss - self.config.elite_weight * elite_log_prob.mean()
             self.optimizer.zero_grad()
             loss.backward()
             if self.config.max_grad_norm is not None:
@@ -133,6 +162,7 @@ class RNNController:
             "ledger": self.ledger.state_dict(),
             "buffer": list(self.buffer),
             "baseline": self.baseline,
+            "elite": list(self.elite),
             "updates": self.updates,
         }
 
@@ -144,4 +174,5 @@ class RNNController:
         self.ledger.load_state_dict(state["ledger"])
         self.buffer = [(tuple(t), float(r), float(lp)) for t, r, lp in state["buffer"]]
         self.baseline = state["baseline"]
+        self.elite = [(float(r), tuple(t)) for r, t in state.get("elite", [])]  # older saves
         self.updates = state["updates"]

@@ -89,6 +89,7 @@ def test_exhaustive_skip_duplicates_proposes_each_function_once():
 
 @pytest.mark.parametrize("field, value", [("name", "bayes"), ("batch_size", 0), ("lr", -1.0),
                                           ("ema_decay", 1.0), ("ppo_clip", 0.0),
+                                          ("elite_size", -1), ("elite_weight", -0.5),
                                           ("sample_size", 50), ("tanh_constant", 0.0)])
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):

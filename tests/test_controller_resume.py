@@ -76,3 +76,14 @@ def test_loading_another_strategys_state_is_refused(name: str):
     state = make_strategy(config_for(other), SPACE).state_dict()
     with pytest.raises(ValueError, match="cannot load"):
         make_strategy(config_for(name), SPACE).load_state_dict(state)
+
+
+def test_a_controller_state_saved_before_the_elite_existed_still_loads():
+    strategy = make_strategy(config_for("reinforce"), SPACE)
+    strategy.tell([(t, fake_reward(t)) for t in strategy.ask(4)])
+    state = strategy.state_dict()
+    assert state["elite"]
+    del state["elite"]  # as saved by a version without priority-queue training
+    restored = make_strategy(config_for("reinforce"), SPACE)
+    restored.load_state_dict(state)
+    assert restored.elite == [] and restored.ask(3) == strategy.ask(3)
