@@ -14,6 +14,8 @@ among 25 at p = 0.86 per slot, so the target could never pass 0.9 at all.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -88,10 +90,7 @@ def test_the_untrained_policy_is_uniform_over_allowed_tokens():
     space = SearchSpace(2)
     strategy = make_strategy(StrategyConfig(name="reinforce", seed=3), space)
     tokens = space.tokens_at(12345)
-    allowed = [len(slot.allowed) for slot in space.slots]
-    uniform = 1.0
-    for n in allowed:
-        uniform /= n
+    uniform = 1.0 / math.prod(len(slot.allowed) for slot in space.slots)
     assert strategy.probability(tokens) == pytest.approx(uniform, rel=1e-5)
 
 
@@ -108,7 +107,7 @@ def test_elite_keeps_the_best_distinct_sequences_told():
 
 
 def final_probability(name: str, seed: int, elite_size: int) -> float:
-    """p(the one good function of the first batch) after 5 more batches without it."""
+    """p(the first batch's one good function) after 5 more batches; only it scores 1."""
     config = StrategyConfig(name=name, seed=seed, elite_size=elite_size, batch_size=8)
     strategy = make_strategy(config, SPACE)
     first = strategy.ask(8)
@@ -122,9 +121,9 @@ def final_probability(name: str, seed: int, elite_size: int) -> float:
 
 @pytest.mark.parametrize("name", ["reinforce", "ppo"])
 def test_elite_term_keeps_the_best_function_told_likely(name: str):
-    """One good function in the first batch: the elite term makes it likely and keeps it
-    so; the policy gradient alone forgets it in some seeds. (The tanh squash caps p at
-    0.70 for a sequence of this space.)"""
+    """One good function in the first batch (the only one that scores 1): the elite term
+    makes it likely and keeps it so; the policy gradient alone forgets it in some seeds.
+    (The tanh squash caps p at 0.70 for a sequence of this space.)"""
     with_elite = [final_probability(name, seed, 1) for seed in range(4)]
     without = [final_probability(name, seed, 0) for seed in range(4)]
     assert min(with_elite) > 0.25, with_elite
