@@ -63,7 +63,7 @@ def evaluate(expr_text: str, task: TaskConfig | dict[str, Any], seed: int = 0,
         return Result(status=status, reward=reward, seconds=time.perf_counter() - start,
                       expr=expr_text, seed=seed, **kw)
 
-    expr = screen(expr_text)
+    expr = screen(expr_text, task.beta_init)
     if not isinstance(expr, Expression):
         status, why = expr
         return finish(status, getattr(task, f"{status}_reward"), error=why)

@@ -179,7 +179,7 @@ def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
         return Result(status=status, reward=float(reward), seconds=time.perf_counter() - start,
                       expr=expr_text, seed=seed, **kw)
 
-    expr = screen(expr_text)
+    expr = screen(expr_text, task.beta_init)
     if not isinstance(expr, Expression):
         status, why = expr
         return finish(status, getattr(task, f"{status}_reward"), error=why)

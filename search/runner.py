@@ -279,7 +279,7 @@ class Runner:
             else:
                 self._tell([(tokens, self._reward(seen))])
             return
-        reason = prescreen(expr)
+        reason = prescreen(expr, float(self.task.get("beta_init", 1.0)))
         if reason is not None:
             result = Result(status="invalid", reward=float(self.task["invalid_reward"]),
                             error=reason, expr=expr.text, seed=self.seeds[0]).to_dict()

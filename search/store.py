@@ -45,7 +45,8 @@ import torch
 from search.errors import UserError
 from search.rows import Candidate, Evaluation, real, text, to_float
 
-SCHEMA_VERSION = 2  # 2: rung columns (a version-1 store is upgraded in place)
+SCHEMA_VERSION = 3  # 2: rung columns; 3: fingerprints over three beta values (see _MIGRATIONS)
+READABLE_VERSIONS = (2, 3)  # read-only commands read these as they are (2: older fingerprints)
 DB_NAME = "search.db"
 LOCK_NAME = "search.lock"
 KEEP_CHECKPOINTS = 3
@@ -131,25 +132,33 @@ class Store:
         self._lock_file.flush()
 
     def _upgrade(self) -> None:
-        """Bring a version-1 store (no rungs) to this version: every evaluation is rung 0."""
+        """Bring an older store to ``SCHEMA_VERSION``, one migration at a time, each in its
+        own transaction (a store is never left between two versions)."""
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None or row["value"] != "1":
-            return
-        with self.transaction("upgrade the store to schema version 2") as db:
-            for table in ("candidates", "evaluations"):
-                db.execute(f"ALTER TABLE {table} ADD COLUMN rung INTEGER NOT NULL DEFAULT 0")
-            db.execute("UPDATE meta SET value=? WHERE key='schema_version'",
-                       (str(SCHEMA_VERSION),))
+        version = int(row["value"]) if row is not None and row["value"].isdigit() else None
+        while version is not None and version in _MIGRATIONS and version < SCHEMA_VERSION:
+            migrate = _MIGRATIONS[version]
+            with self.transaction(f"upgrade the store to schema version {version + 1}") as db:
+                migrate(db)
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'",
+                           (str(version + 1),))
+            version += 1
 
     def _check_version(self) -> None:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a readable actsearch store ({error})") from None
-        if row is None or int(row["value"]) != SCHEMA_VERSION:
-            found = None if row is None else row["value"]
-            raise StoreError(f"{self.path}: store schema version {found}, this actsearch reads "
-                             f"{SCHEMA_VERSION}; use the actsearch version that wrote it")
+        found = None if row is None else row["value"]
+        version = int(found) if found is not None and found.isdigit() else None
+        if version == SCHEMA_VERSION or (not self.writer and version in READABLE_VERSIONS):
+            return
+        if version is not None and version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {found} is older than this "
+                             f"actsearch's {SCHEMA_VERSION}; `actsearch run --resume "
+                             f"{self.run_dir}` upgrades it in place")
+        raise StoreError(f"{self.path}: store schema version {found}, this actsearch reads "
+                         f"{SCHEMA_VERSION}; use the actsearch version that wrote it")
 
     def close(self) -> None:
         self.db.close()
@@ -377,6 +386,28 @@ class Store:
         state = torch.load(io.BytesIO(row["state"]), weights_only=False)
         outstanding = [(tuple(t), int(c)) for t, c in json.loads(row["outstanding"])]
         return state, outstanding, json.loads(row["counters"])
+
+
+# -- schema migrations: version -> the step to version + 1 ------------------------------
+
+
+def _add_rungs(db: sqlite3.Connection) -> None:
+    """1 -> 2: successive halving's rungs; every existing evaluation is rung 0."""
+    for table in ("candidates", "evaluations"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN rung INTEGER NOT NULL DEFAULT 0")
+
+
+def _refingerprint(db: sqlite3.Connection) -> None:
+    """2 -> 3: fingerprints are taken at three beta values instead of one, so functions
+    that agree only for some beta are told apart; recompute them from the stored text."""
+    from space import parse
+
+    rows = db.execute("SELECT id, text FROM candidates").fetchall()
+    db.executemany("UPDATE candidates SET fingerprint=? WHERE id=?",
+                   [(parse(row["text"]).fingerprint, row["id"]) for row in rows])
+
+
+_MIGRATIONS = {1: _add_rungs, 2: _refingerprint}
 
 
 def _insert(db: sqlite3.Connection, canonical: str, expr_text: str, tokens: Sequence[int],

@@ -23,9 +23,12 @@ from space.nodes import ALPHA, BETA, LEAVES, Call, Const, Node, Var, X
 from space.operators import PRIMITIVES
 
 # Fingerprint sample: 64 points on [-6, 6], none at 0 or at an integer, beta and alpha
-# fixed at values that no constant of a formula is likely to equal.
+# fixed at values that no constant of a formula is likely to equal. Beta is trainable and
+# moves, so functions are compared at three values of it: below 1, above 1 and negative.
+# One value is not enough: max(abs(x), beta * x) equals abs(x) for every beta <= 1 and
+# max(cosh(x), beta) equals cosh(x) there, but both differ once beta passes 1.
 FINGERPRINT_POINTS = torch.linspace(-6.0, 6.0, 64, dtype=torch.float64) + 0.0123
-FINGERPRINT_BETA = 0.7531
+FINGERPRINT_BETAS = (0.7531, 1.3717, -0.4139)
 FINGERPRINT_ALPHA = 0.2513
 FINGERPRINT_DIGITS = 6
 ALPHA_INIT = 0.25  # PReLU's initial slope, as nn.PReLU's (He et al. 2015)
@@ -240,13 +243,20 @@ class Expression:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Hash of outputs at fixed points (beta, alpha fixed), rounded to 6 significant digits.
+        """Hash of outputs at fixed points for each of ``FINGERPRINT_BETAS`` (alpha fixed),
+        rounded to 6 significant digits.
 
         Two spellings of one function share it; sharing it is strong evidence,
-        not proof, of equality.
+        not proof, of equality. Functions that agree at one beta but not at
+        another have different fingerprints.
         """
         with torch.no_grad():
-            values = self(FINGERPRINT_POINTS, FINGERPRINT_BETA, FINGERPRINT_ALPHA).tolist()
+            if self.uses_beta:
+                values = [v for beta in FINGERPRINT_BETAS for v in
+                          self(FINGERPRINT_POINTS, beta, FINGERPRINT_ALPHA).tolist()]
+            else:  # the same values at every beta: computed once
+                values = self(FINGERPRINT_POINTS, 0.0, FINGERPRINT_ALPHA).tolist() \
+                    * len(FINGERPRINT_BETAS)
         words = []
         for v in values:
             if math.isfinite(v):

@@ -10,6 +10,7 @@ import torch
 
 from evaluator import Result
 from search.store import Store, StoreError
+from space import parse
 
 
 def _result(status="ok", reward=0.5, **kw) -> dict:
@@ -116,3 +117,31 @@ def test_wal_mode_and_checkpoint_round_trip(tmp_path):
         assert counters == {"proposals": 4}
         kept = store.db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
         assert kept == 3
+
+
+def test_a_version_2_store_is_upgraded_in_place(tmp_path):
+    """Schema 2 -> 3 recomputes fingerprints (three beta values); readers still read 2."""
+    with Store(tmp_path, writer=True) as store:
+        _add(store)
+    db = sqlite3.connect(tmp_path / "search.db")
+    db.execute("UPDATE candidates SET fingerprint='old'")
+    db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with Store(tmp_path) as reader:  # read-only: as it is
+        assert {c.fingerprint for c in reader.candidates()} == {"old"}
+    with Store(tmp_path, writer=True) as store:
+        version = store.db.execute("SELECT value FROM meta WHERE key='schema_version'")
+        assert version.fetchone()[0] == "3"
+        for candidate in store.candidates():
+            assert candidate.fingerprint == parse(candidate.text).fingerprint
+
+
+def test_a_version_1_store_is_refused_to_readers_with_the_upgrade_command(tmp_path):
+    Store(tmp_path, writer=True).close()
+    db = sqlite3.connect(tmp_path / "search.db")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="run --resume"):
+        Store(tmp_path)
