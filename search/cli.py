@@ -6,6 +6,7 @@
     actsearch show RUN_DIR ID|EXPR
     actsearch plot RUN_DIR [-k 8] -o FILE.png
     actsearch export RUN_DIR (ID | --rank N) -o act.py
+    actsearch export-table RUN_DIR -o rewards.csv
     actsearch rerank RUN_DIR [-k 10] [--seeds 3] [--steps N] [--baselines LIST]
     actsearch compare [RUN_DIR] [--functions EXPR ...] [--models 20,56] [--seeds 3] --out DIR
     actsearch eval EXPR [--config FILE] [--seed N]
@@ -150,6 +151,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_table(args: argparse.Namespace) -> int:
+    from search.store import Store
+    from search.table_export import write_table
+
+    with Store(args.run_dir) as store:
+        written, left_out = write_table(store, args.output)
+    skipped = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
+    print(f"wrote {args.output}: {written} functions (ok and diverged)"
+          + (f"; left out {skipped}" if skipped else "")
+          + f"; replay it with task: {{name: table, path: {args.output}, cost: seconds}}")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from search.plot import plot_run
     from search.store import Store
@@ -256,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--rank", type=int, help="the N-th best function instead of an id")
     export.add_argument("-o", "--output", required=True, help="Python file to write")
     export.set_defaults(handler=cmd_export)
+
+    table = sub.add_parser("export-table", help="write a run's rewards as a replay table (CSV)")
+    table.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds search.db)")
+    table.add_argument("-o", "--output", required=True, help="CSV file to write")
+    table.set_defaults(handler=cmd_export_table)
 
     add_study_commands(sub)
 
