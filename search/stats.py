@@ -1,8 +1,7 @@
 """The few statistics a ranking needs: mean, spread, a 95% interval, a sign test.
 
-Plain Python (no scipy): the Student t quantiles come from a table for small
-samples and the Cornish-Fisher expansion beyond it; the sign test is the
-exact binomial tail.
+The Student t quantile and the binomial tail are ``scipy.stats``'; this module
+only says which interval and which test a ranking reports.
 """
 
 from __future__ import annotations
@@ -12,21 +11,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Two-sided 95% quantiles t_{0.975, df} for df = 1..30.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-_Z975 = 1.959964
-
 
 def t_quantile_975(df: int) -> float:
     """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy.stats import t
+
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = _Z975
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+    return float(t.ppf(0.975, df))
 
 
 @dataclass(frozen=True)
@@ -69,11 +61,13 @@ class SignTest:
 def sign_test(ours: Sequence[float], theirs: Sequence[float], tolerance: float = 0.0) -> SignTest:
     """Exact one-sided sign test that ``ours`` beats ``theirs``; ties (within
     ``tolerance``) are dropped, as is conventional."""
+    from scipy.stats import binom
+
     if len(ours) != len(theirs):
         raise ValueError(f"paired samples differ in length: {len(ours)} and {len(theirs)}")
     better = sum(1 for a, b in zip(ours, theirs, strict=True) if a - b > tolerance)
     worse = sum(1 for a, b in zip(ours, theirs, strict=True) if b - a > tolerance)
     equal = len(ours) - better - worse
     n = better + worse
-    p = sum(math.comb(n, k) for k in range(better, n + 1)) / 2**n if n else 1.0
+    p = float(binom.sf(better - 1, n, 0.5)) if n else 1.0  # P(wins >= better)
     return SignTest(better, equal, worse, p)
