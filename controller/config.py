@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution")
+NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution", "surrogate")
+ORDERS = ("enumeration", "predicted")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class StrategyConfig:
     seed: int = 0  # every random choice of a strategy derives from it
 
     # -- exhaustive -------------------------------------------------------------------
+    order: str = "enumeration"  # "predicted": every function once, the ones the surrogate
+    # expects most from first (controller.model_based; the surrogate: block sets the model),
+    # so a budget-limited exhaustive search reaches the best functions early
     skip_duplicates: bool = False  # propose only the first spelling of each function
     # (space.enumerate.unique_functions, by fingerprint). Off by default: the runner
     # already answers duplicates from the store without training them, and a resumed
@@ -55,6 +59,8 @@ class StrategyConfig:
     def __post_init__(self) -> None:
         if self.name not in NAMES:
             raise ValueError(f"strategy.name {self.name!r} is not one of {', '.join(NAMES)}")
+        if self.order not in ORDERS:
+            raise ValueError(f"strategy.order {self.order!r} is not one of {', '.join(ORDERS)}")
         positive = {"population_size": self.population_size, "sample_size": self.sample_size,
                     "hidden_size": self.hidden_size, "batch_size": self.batch_size,
                     "temperature": self.temperature, "ppo_epochs": self.ppo_epochs}

@@ -1,4 +1,4 @@
-"""``make_strategy``: a StrategyConfig and a space in, a ready strategy out."""
+"""``make_strategy``: a StrategyConfig (and the surrogate block) and a space in, a strategy out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from controller.base import Strategy
 from controller.config import StrategyConfig
 from controller.evolution import RegularizedEvolution
 from controller.exhaustive import Exhaustive
+from controller.filtered import SurrogateFilter
+from controller.model_based import SurrogateSearch
 from controller.random_search import RandomSearch
 from controller.rl import RNNController
-from space import SearchSpace
+from controller.surrogate import SurrogateConfig
 
 _BUILDERS = {
     "exhaustive": Exhaustive,
@@ -17,8 +19,26 @@ _BUILDERS = {
     "reinforce": RNNController,
     "ppo": RNNController,
 }
+FILTERABLE = ("random", "evolution", "reinforce", "ppo")
 
 
-def make_strategy(config: StrategyConfig, space: SearchSpace) -> Strategy:
-    """The strategy ``config.name`` names, seeded by ``config.seed``, over ``space``."""
-    return _BUILDERS[config.name](config, space)
+def make_strategy(config: StrategyConfig, space, surrogate: SurrogateConfig | None = None
+                  ) -> Strategy:
+    """The strategy ``config.name`` names, seeded by ``config.seed``, over ``space``.
+
+    ``surrogate`` (the run's ``surrogate:`` block) sets the model of the
+    ``surrogate`` strategy and of ``exhaustive`` with ``order: predicted``; with
+    ``filter`` > 1 it wraps a filterable strategy in ``SurrogateFilter``.
+    """
+    surrogate = surrogate or SurrogateConfig()
+    if surrogate.filter > 1 and config.name not in FILTERABLE:
+        raise ValueError(f"surrogate.filter works with {', '.join(FILTERABLE)}, not "
+                         f"{config.name!r} (exhaustive: use strategy.order: predicted)")
+    if config.name == "surrogate":
+        return SurrogateSearch(config, space, surrogate)
+    if config.name == "exhaustive" and config.order == "predicted":
+        return SurrogateSearch(config, space, surrogate, order="mean")
+    strategy = _BUILDERS[config.name](config, space)
+    if surrogate.filter > 1:
+        return SurrogateFilter(strategy, space, surrogate, config.seed)
+    return strategy

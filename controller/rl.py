@@ -30,12 +30,27 @@ becoming certain, so those are mostly one- and two-token variations; with
 exploring) while the REINFORCE/PPO term learns which tokens pay in general.
 ``elite_size: 0`` turns it off.
 
-Duplicates: the runner tells a repeated function the reward recorded for it
-(no second training). Here it is an ordinary sample of the policy: it enters
-the batch and the gradient like any other proposal, so a function the policy
-keeps proposing keeps being reinforced by its one recorded reward. That is
-what an on-policy estimator needs (dropping repeats would bias it towards rare
-sequences); it costs no training, only controller steps.
+Repeats: a sampled sequence that was told before is an ordinary sample of the
+policy: it enters the batch and the gradient with the reward recorded for it,
+so a function the policy keeps proposing
+keeps being reinforced by its one recorded reward. That is what an on-policy
+estimator needs (dropping repeats would bias it towards rare sequences). The
+controller answers such repeats itself, at once, and samples again in their
+place (up to ``RESAMPLE_ROUNDS`` times per ask, after which repeats go to the
+runner, which answers them from its store the same way): a round trip through
+the runner for a repeat costs a store write and a proposal of the budget but
+teaches nothing the controller does not already know. Sequences still in
+flight, and other spellings of a told function, are proposed as they are (the
+runner makes them wait for the result, or answers them from its store).
+``samples`` counts every sequence drawn, answered here or not.
+
+The surrogate filter (``controller/filtered.py``) asks this controller for k
+times the proposals it trains, and tells the ones it passes over their
+*predicted* reward: they enter the batch and the gradient like trained ones,
+with the surrogate's estimate in place of a measurement. The policy gradient
+thus stays on-policy (every sample has a reward) and the controller learns
+from k samples per training, at the price of the surrogate's bias; the
+trained rewards, which arrive later, keep correcting it.
 """
 
 from __future__ import annotations
@@ -49,6 +64,8 @@ from controller.base import Ledger, Results, Tokens, check_kind, check_n
 from controller.config import StrategyConfig
 from controller.policy import Policy, Rollout, probability, sample, score
 from space import SearchSpace
+
+RESAMPLE_ROUNDS = 20  # draws per ask to replace repeats before they go to the runner
 
 
 class RNNController:
@@ -71,21 +88,39 @@ class RNNController:
         self.baseline: float | None = None
         self.elite: list[tuple[float, Tokens]] = []  # best distinct (reward, tokens), best first
         self.updates = 0
+        self.samples = 0  # sequences drawn, repeats answered here included
+        self.known: dict[Tokens, float] = {}  # sequence -> reward told
         self.last_stats: dict[str, float] = {}
 
     # -- ask and tell ----------------------------------------------------------------
 
     def ask(self, n: int) -> list[Tokens]:
-        if check_n(n) == 0:
-            return []
-        rollout = sample(self.policy, n, self.generator)
-        proposals = rollout.as_tuples()
-        for tokens, log_p in zip(proposals, rollout.sequence_log_prob.tolist()):
-            self.ledger.add(tokens, log_p)
+        proposals: list[Tokens] = []
+        for round_ in range(RESAMPLE_ROUNDS):
+            need = check_n(n) - len(proposals)
+            if need <= 0:
+                break
+            rollout = sample(self.policy, need, self.generator)
+            self.samples += need
+            repeats = []
+            for tokens, log_p in zip(rollout.as_tuples(), rollout.sequence_log_prob.tolist()):
+                if tokens in self.known and round_ < RESAMPLE_ROUNDS - 1:
+                    repeats.append((tokens, self.known[tokens], log_p))
+                else:
+                    self.ledger.add(tokens, log_p)
+                    proposals.append(tokens)
+            if repeats:
+                self.learn(repeats)  # answered here, as the runner would answer them
         return proposals
 
     def tell(self, results: Results) -> None:
         settled = self.ledger.settle(results)  # (tokens, reward, log-prob when asked)
+        for tokens, reward, _ in settled:
+            self.known.setdefault(tokens, reward)
+        self.learn(settled)
+
+    def learn(self, settled: list[tuple[Tokens, float, float]]) -> None:
+        """Buffer (tokens, reward, log-prob when asked); update on every full batch."""
         self.remember_best(settled)
         self.buffer.extend(settled)
         while len(self.buffer) >= self.config.batch_size:
@@ -164,6 +199,8 @@ class RNNController:
             "baseline": self.baseline,
             "elite": list(self.elite),
             "updates": self.updates,
+            "samples": self.samples,
+            "known": dict(self.known),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -176,3 +213,5 @@ class RNNController:
         self.baseline = state["baseline"]
         self.elite = [(float(r), tuple(t)) for r, t in state.get("elite", [])]  # older saves
         self.updates = state["updates"]
+        self.samples = state.get("samples", 0)  # older saves: no count, no known functions
+        self.known = {tuple(t): float(r) for t, r in state.get("known", {}).items()}

@@ -6,6 +6,7 @@ from space.expression import Expression
 from space.grammar import SearchSpace, Slot, SpaceError
 from space.operators import BINARY, EPS, PRIMITIVES, UNARY
 from space.parser import ParseError, parse
+from space.pool import FunctionPool, read_pool
 from space.torch_module import Activation, export_source, to_module
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Activation",
     "EnumerationStats",
     "Expression",
+    "FunctionPool",
     "ParseError",
     "SearchSpace",
     "Slot",
@@ -24,6 +26,7 @@ __all__ = [
     "baseline",
     "export_source",
     "parse",
+    "read_pool",
     "to_module",
     "unique_functions",
 ]

@@ -23,7 +23,7 @@ from space.operators import BINARY, UNARY
 
 ROLES = ("input1", "input2", "unary1", "unary2", "binary")
 _KIND = {"input1": "input", "input2": "input", "unary1": "unary", "unary2": "unary",
-         "binary": "binary"}
+         "binary": "binary", "function": "function"}  # "function": a FunctionPool's one slot
 
 
 class SpaceError(ValueError):
@@ -35,13 +35,14 @@ class Slot:
     """One decision: a token for ``role`` of core unit ``unit``."""
 
     unit: int
-    role: str  # one of ROLES
+    role: str  # one of ROLES (or "function", the one slot of a space.pool.FunctionPool)
     choices: tuple[str, ...]  # the vocabulary of this slot's kind
     mask: tuple[bool, ...]  # which choices the grammar allows here
 
     @property
     def kind(self) -> str:
-        """``input``, ``unary`` or ``binary``: slots of a kind share a vocabulary."""
+        """``input``, ``unary``, ``binary`` (or ``function``): slots of a kind share a
+        vocabulary."""
         return _KIND[self.role]
 
     @property
