@@ -61,6 +61,10 @@ class Landscape:
     def score(self, tokens: Tokens) -> float:
         return self.lookup(tokens)[1]
 
+    def free(self, key: str) -> bool:
+        """Whether the runner would answer this function without a training."""
+        return False
+
     def reward(self, tokens: Tokens, seed: int) -> float:
         key, value = self.lookup(tokens)
         return value + _noise(key, seed, self.noise) if self.noise else value
@@ -132,7 +136,8 @@ def top_threshold(landscape: Landscape, fraction: float = 0.01, sample: int = 20
 class TableLandscape(Landscape):
     """A recorded landscape: rewards replayed from a CSV through the ``table`` task
     (``evaluator.run_task``), so the benchmark scores exactly what a replayed search would.
-    Functions missing from the table score the task's ``missing_reward`` (0)."""
+    Functions missing from the table score the task's ``missing_reward`` (0) and cost no
+    evaluation (``free``): in a recording they are the pre-screened ones."""
 
     name = "table"
 
@@ -140,9 +145,18 @@ class TableLandscape(Landscape):
         super().__init__(space, noise)
         self.task = {"name": "table", "path": path}
         self.name = f"table({path.rsplit('/', 1)[-1]})"
+        self.missing: set[str] = set()
 
     def _evaluate(self, tokens: Tokens) -> tuple[str, float]:
         from evaluator import run_task
 
         expr = self.space.decode(tokens)
-        return expr.fingerprint, float(run_task(expr.text, self.task).reward)
+        result = run_task(expr.text, self.task)
+        if result.status == "missing":
+            self.missing.add(expr.fingerprint)
+        return expr.fingerprint, float(result.reward)
+
+    def free(self, key: str) -> bool:
+        """A function the table lacks was rejected by the recording's pre-screen: the
+        runner answers it without a training."""
+        return key in self.missing

@@ -42,6 +42,26 @@ only after millions of proposals) and with one seed (it is deterministic).
 
 ``--top`` changes the target fraction (default 0.01); with 0.001 the two-unit
 threshold rests on the 20 best of 20,000 uniform draws.
+
+**Recorded landscapes** (``--landscapes recorded``, part of the default): every
+``benchmarks/landscapes/*.csv`` replayed through the ``table`` task over the
+space its recording searched (the ``space:`` of the YAML config of the same
+name), so the table covers the space it is searched in. Real rewards carry
+their own seed noise; no noise is added. Functions a table lacks are the ones
+the pre-screen rejected: as in the runner, they cost no evaluation.
+``--pool`` searches only a table's own functions instead (a
+``space.FunctionPool``: every strategy proposes among them), so a table that
+covers part of a space is searched fairly instead of scoring the rest 0.
+
+**Surrogate strategies**: ``surrogate`` (model-based search over the space's
+functions, ``controller/model_based.py``), ``exhaustive-predicted``
+(exhaustive in predicted order) and ``NAME+filter`` (strategy NAME
+over-proposes ``--filter`` times, the surrogate trains the best;
+``controller/filtered.py``). ``--surrogate-set FIELD=VALUE`` overrides the
+``surrogate:`` block (model, acquisition, initial, ...). **samples/eval**
+counts what the strategy drew to make its proposals (the RNN's policy draws,
+repeats it answered itself included; a filter's inner proposals), beside
+**proposals/eval**, what reached the runner.
 """
 
 from __future__ import annotations
@@ -59,13 +79,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import yaml
 from landscapes import Landscape, NKLandscape, ShapeLandscape, TableLandscape, top_threshold
 
 from controller import StrategyConfig, make_strategy
 from controller.base import random_tokens
-from space import SearchSpace
+from controller.surrogate import SurrogateConfig
+from space import FunctionPool, SearchSpace
 
-STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive", "hillclimb")
+STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive", "hillclimb", "surrogate",
+              "exhaustive-predicted", "random+filter", "evolution+filter", "reinforce+filter",
+              "ppo+filter")
+ENUMERABLE_ONLY = ("exhaustive", "exhaustive-predicted")  # one-unit (small) spaces only
+RECORDED = Path(__file__).resolve().parent / "landscapes"
 # StrategyConfig's defaults are tuned for REINFORCE (the product's default). PPO takes
 # ppo_epochs (4) steps per batch and did best in the tuning runs with these instead:
 PPO_SETTINGS = {"lr": 0.01, "entropy_weight": 0.001}
@@ -100,25 +126,36 @@ class HillClimb:
 
 
 def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budget: int,
-            round_size: int, build=make_strategy) -> tuple[int | None, float, int]:
-    """(evaluations to reach the threshold or None, best score within budget, proposals)."""
+            round_size: int, build=make_strategy) -> tuple[int | None, float, int, int]:
+    """(evaluations to reach the threshold or None, best score within budget, proposals,
+    samples). Functions the landscape answers for free (pre-screened) are no evaluation."""
     strategy = build(config, landscape.space)
     seen: dict[str, float] = {}  # function key -> recorded reward: the "store"
-    hit, best, proposals = None, 0.0, 0
-    while len(seen) < budget and proposals < MAX_PROPOSALS * budget and not strategy.exhausted:
+    hit, best, proposals, evaluations = None, 0.0, 0, 0
+    while evaluations < budget and proposals < MAX_PROPOSALS * budget \
+            and not strategy.exhausted:
         asked = strategy.ask(round_size)
         results = []
         for tokens in asked:
             proposals += 1
             key, score = landscape.lookup(tokens)
-            if key not in seen and len(seen) < budget:
+            if key not in seen and evaluations < budget:
                 seen[key] = landscape.reward(tokens, config.seed)
-                best = max(best, score)
-                if hit is None and score >= threshold:
-                    hit = len(seen)
+                if not landscape.free(key):
+                    evaluations += 1
+                    best = max(best, score)
+                    if hit is None and score >= threshold:
+                        hit = evaluations
             results.append((tokens, seen.get(key, landscape.reward(tokens, config.seed))))
         strategy.tell(results)
-    return hit, best, proposals
+    return hit, best, proposals, samples_of(strategy, proposals)
+
+
+def samples_of(strategy, proposals: int) -> int:
+    """What the strategy drew: the RNN's policy draws, a filter's inner proposals."""
+    inner = getattr(strategy, "inner", None)
+    deepest = getattr(inner, "samples", None) if inner is not None else None
+    return deepest or getattr(strategy, "samples", None) or proposals
 
 
 def summarise(hits: list[int | None], budget: int) -> tuple[float, str, str]:
@@ -132,11 +169,71 @@ def summarise(hits: list[int | None], budget: int) -> tuple[float, str, str]:
 
 def config_for(name: str, seed: int, overrides: dict[str, object]) -> StrategyConfig:
     """Defaults, PPO's settings, and the ``--set`` overrides that apply to ``name``."""
+    base = name.removesuffix("+filter")
     used = {"evolution": ("population_size", "sample_size"), "reinforce": tuple(overrides),
-            "ppo": tuple(overrides)}.get(name, ())
-    extra = dict(PPO_SETTINGS) if name == "ppo" else {}
+            "ppo": tuple(overrides)}.get(base, ())
+    extra = dict(PPO_SETTINGS) if base == "ppo" else {}
     extra.update({k: v for k, v in overrides.items() if k in used})
-    return StrategyConfig(name="random" if name == "hillclimb" else name, seed=seed, **extra)
+    if base == "exhaustive-predicted":
+        return StrategyConfig(name="exhaustive", order="predicted", seed=seed)
+    return StrategyConfig(name="random" if base == "hillclimb" else base, seed=seed, **extra)
+
+
+def builder(name: str, surrogate: SurrogateConfig, filter_factor: int):
+    """How to make strategy ``name`` (config, space) -> strategy."""
+    if name == "hillclimb":
+        return HillClimb
+    factor = filter_factor if name.endswith("+filter") else 1
+    block = dataclasses.replace(surrogate, filter=factor)
+    return lambda config, space: make_strategy(config, space, block)
+
+
+def recorded_landscapes(directory: Path = RECORDED) -> list[tuple[Path, SearchSpace]]:
+    """Every recorded table with the space its recording searched (its YAML's ``space:``)."""
+    found = []
+    for table in sorted(directory.glob("*.csv")):
+        config = table.with_suffix(".yaml")
+        if config.exists():
+            space = yaml.safe_load(config.read_text()).get("space") or {}
+            found.append((table, SearchSpace(space.get("units", 1), space.get("unary"),
+                                             space.get("binary"))))
+    return found
+
+
+def pool_of(table: Path) -> FunctionPool:
+    """The table's own functions as a space."""
+    from surrogate_quality import load_table
+
+    return FunctionPool(load_table(table)[0])
+
+
+def landscapes_for(args) -> list[tuple[str, Landscape]]:
+    """(space label, landscape) pairs the arguments ask for."""
+    chosen = []
+    kinds = ["table"] if args.table else args.landscapes.split(",")
+    for kind in kinds:
+        if kind in ("table", "recorded"):
+            tables = [(Path(args.table), None)] if args.table else recorded_landscapes()
+            for table, recorded_space in tables:
+                spaces = ([pool_of(table)] if args.pool else [recorded_space] if recorded_space
+                          else [SearchSpace(int(u)) for u in args.units.split(",")])
+                chosen += [(space_label(space), TableLandscape(space, str(table)))
+                           for space in spaces]
+        else:
+            for units in (int(u) for u in args.units.split(",")):
+                space = SearchSpace(units)
+                landscape = ShapeLandscape(space) if kind == "shape" else NKLandscape(space)
+                chosen.append((space_label(space), landscape))
+    return chosen
+
+
+def space_label(space) -> str:
+    if isinstance(space, FunctionPool):
+        return f"pool of {space.size:,}"
+    if space.unary != SearchSpace(space.units).unary or space.binary != SearchSpace(
+            space.units).binary:
+        return f"{space.units} unit, {len(space.unary)}x{len(space.binary)} ops"
+    return f"{space.units} unit{'s' if space.units > 1 else ''}"
 
 
 def parse_value(default: object, text: str) -> object:
@@ -146,6 +243,19 @@ def parse_value(default: object, text: str) -> object:
     if isinstance(default, bool):
         return text.lower() in ("1", "true", "yes")
     return int(text) if isinstance(default, int) else float(text)
+
+
+def parse_overrides(parser, items: list[str], defaults) -> dict[str, object]:
+    """FIELD=VALUE items as typed values of the ``defaults`` dataclass's fields."""
+    fields = {f.name for f in dataclasses.fields(defaults)}
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            parser.error(f"{item}: no {type(defaults).__name__} field {key!r}")
+        default = getattr(defaults, key)
+        overrides[key] = value if isinstance(default, str) else parse_value(default, value)
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,9 +270,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--round", type=int, default=8, help="proposals asked per round")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help="comma-separated subset of " + ",".join(STRATEGIES))
-    parser.add_argument("--landscapes", default="shape,nk", help="comma-separated: shape,nk")
+    parser.add_argument("--landscapes", default="recorded,shape,nk",
+                        help="comma-separated: recorded (benchmarks/landscapes/*.csv), shape, nk")
     parser.add_argument("--table", metavar="CSV", help="replay a recorded expression,reward "
-                        "table (the `table` task) instead of --landscapes")
+                        "table (the `table` task) over --units spaces instead of --landscapes")
+    parser.add_argument("--pool", action="store_true", help="search only the tables' own "
+                        "functions (a FunctionPool) instead of the space they were recorded in")
+    parser.add_argument("--filter", type=int, default=4,
+                        help="over-proposal factor of the NAME+filter strategies (default 4)")
+    parser.add_argument("--surrogate-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a field of the surrogate: block (model, acquisition, ...)")
     parser.add_argument("--top", type=float, default=0.01,
                         help="target: this top fraction of sequences (default 0.01)")
     parser.add_argument("--units", default="1,2", help="comma-separated space sizes: 1,2")
@@ -171,50 +288,43 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    overrides = {}
-    fields = {f.name: f for f in dataclasses.fields(StrategyConfig)}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            parser.error(f"--set {item}: no StrategyConfig field {key!r}")
-        overrides[key] = parse_value(getattr(StrategyConfig(), key), value)
+    overrides = parse_overrides(parser, args.set, StrategyConfig())
+    surrogate = dataclasses.replace(SurrogateConfig(), **parse_overrides(
+        parser, args.surrogate_set, SurrogateConfig()))
 
     began = time.perf_counter()
     top = f"top {100 * args.top:g}%"
     print(f"| space | landscape | {top} | strategy | seeds | evals to {top} (median) | IQR | "
-          f"÷ random | found | best@{args.budget} | proposals/eval |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for units in (int(u) for u in args.units.split(",")):
-        space = SearchSpace(units)
-        for kind in (["table"] if args.table else args.landscapes.split(",")):
-            landscape = (TableLandscape(space, args.table) if kind == "table"
-                         else ShapeLandscape(space) if kind == "shape" else NKLandscape(space))
-            threshold, how = top_threshold(landscape, args.top)
-            random_median = None
-            for name in args.strategies.split(","):
-                if name == "exhaustive" and units > 1:
-                    continue  # its order changes unit 1's tokens only after millions
-                first = args.first_seed
-                seeds = {"exhaustive": [0], "random": range(first, first + args.random_seeds)
-                         }.get(name, range(first, first + args.seeds))
-                build = HillClimb if name == "hillclimb" else make_strategy
-                runs = [run_one(landscape, threshold, config_for(name, seed, overrides),
-                                args.budget, args.round, build) for seed in seeds]
-                hits = [hit for hit, _, _ in runs]
-                median, median_text, iqr = summarise(hits, args.budget)
-                if name == "random":
-                    random_median = median
-                versus = f"{median / random_median:.2f}" if random_median else "–"
-                best = statistics.median(best for _, best, _ in runs)
-                per_eval = statistics.median(proposals / args.budget for _, _, proposals in runs)
-                found = sum(hit is not None for hit in hits)
-                print(f"| {units} unit{'s' if units > 1 else ''} ({how}) | {landscape.name} | "
-                      f"{threshold:.3f} | {name} | {len(runs)} | {median_text} | {iqr} | "
-                      f"{versus} | {found}/{len(runs)} | {best:.3f} | {per_eval:.1f} |",
-                      flush=True)
+          f"÷ random | found | best@{args.budget} | proposals/eval | samples/eval |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, landscape in landscapes_for(args):
+        threshold, how = top_threshold(landscape, args.top)
+        random_median = None
+        for name in args.strategies.split(","):
+            if name in ENUMERABLE_ONLY and getattr(landscape.space, "units", 1) > 1:
+                continue  # its order changes unit 1's tokens only after millions
+            first = args.first_seed
+            seeds = {"exhaustive": [0], "random": range(first, first + args.random_seeds)
+                     }.get(name, range(first, first + args.seeds))
+            build = builder(name, surrogate, args.filter)
+            runs = [run_one(landscape, threshold, config_for(name, seed, overrides),
+                            args.budget, args.round, build) for seed in seeds]
+            hits = [run[0] for run in runs]
+            median, median_text, iqr = summarise(hits, args.budget)
+            if name == "random":
+                random_median = median
+            versus = f"{median / random_median:.2f}" if random_median else "–"
+            best = statistics.median(run[1] for run in runs)
+            per_eval = statistics.median(run[2] / args.budget for run in runs)
+            drawn = statistics.median(run[3] / args.budget for run in runs)
+            found = sum(hit is not None for hit in hits)
+            print(f"| {label} ({how}) | {landscape.name} | {threshold:.3f} | {name} | "
+                  f"{len(runs)} | {median_text} | {iqr} | {versus} | {found}/{len(runs)} | "
+                  f"{best:.3f} | {per_eval:.1f} | {drawn:.1f} |", flush=True)
     print(f"\n{time.perf_counter() - began:.0f} s; seeds={args.seeds}, "
           f"random seeds={args.random_seeds}, budget={args.budget}, "
-          f"round={args.round}, overrides={overrides or 'none'}")
+          f"round={args.round}, overrides={overrides or 'none'}, filter={args.filter}, "
+          f"surrogate={surrogate}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class SurrogateFilter:
         self.rewards: dict[str, float] = {}  # function key -> reward told
         self.waiting: dict[str, list[Tokens]] = {}  # key in flight -> inner proposals waiting
         self.fitted_on = 0
+        self.samples = 0  # the inner strategy's proposals looked at
         self._keys: dict[Tokens, str] = {}
         self._features: dict[str, np.ndarray] = {}
         self._model: RewardModel | None = None
@@ -89,6 +90,7 @@ class SurrogateFilter:
                 break
             model = self._fitted()
             asked = self.inner.ask(want * (self.surrogate.filter if model else 1))
+            self.samples += len(asked)
             if not asked:
                 break  # the inner strategy is exhausted
             if round_ == MAX_ROUNDS - 1:  # it only repeats itself: let the runner answer
@@ -168,7 +170,7 @@ class SurrogateFilter:
         return {"kind": self.kind, "inner": self.inner.state_dict(),
                 "ledger": self.ledger.state_dict(), "told": list(self.told),
                 "waiting": {k: list(v) for k, v in self.waiting.items()},
-                "fitted_on": self.fitted_on}
+                "fitted_on": self.fitted_on, "samples": self.samples}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != self.kind:
@@ -181,5 +183,6 @@ class SurrogateFilter:
         self.waiting = {k: [tuple(t) for t in v] for k, v in state["waiting"].items()}
         self._model = None
         self.fitted_on = state["fitted_on"]
+        self.samples = state["samples"]
         if self.fitted_on:
             self._fit(self.fitted_on)
