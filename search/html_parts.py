@@ -132,9 +132,10 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; font-size: .88rem; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 9px; text-align: left;
          vertical-align: top; }
-thead th { background: var(--band); border-bottom: 1px solid #c8ced8; white-space: nowrap; }
+thead th { background: var(--band); border-bottom: 1px solid #c8ced8; vertical-align: bottom; }
 tbody tr:nth-child(even) { background: #fafbfc; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 td ul { margin: 0; padding-left: 16px; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
             monospace; font-size: .85em; }
@@ -143,12 +144,13 @@ pre { background: var(--band); padding: 8px 10px; overflow-x: auto; white-space:
 .math { font-family: "Cambria Math", "STIX Two Math", "Latin Modern Math", Cambria,
         "DejaVu Serif", Georgia, serif; font-size: 1.08em; display: block; white-space: nowrap; }
 td .math + code, h3 .math + code { color: var(--muted); font-size: .78em; }
+td code { white-space: nowrap; }
 h3 .title .math { display: inline; margin-right: 10px; }
 td a, h3 a { text-decoration: none; }
 td a .math { color: var(--accent); }
 figure { margin: 10px 0 16px; }
 .pair { display: flex; flex-wrap: wrap; gap: 8px 32px; align-items: flex-start; }
-.pair figure { flex: 0 1 auto; min-width: 0; }
+.pair figure { flex: 0 1 auto; min-width: 0; max-width: 560px; }
 svg.figure { display: block; max-width: 100%; height: auto; }
 figcaption, .note { color: var(--muted); font-size: .86rem; max-width: 62rem; }
 .empty { color: var(--muted); font-style: italic; }
@@ -164,7 +166,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: .82rem;
   body { font-size: 10pt; }
   main { max-width: none; padding: 0; }
   nav.toc { display: none; }
-  a { color: inherit; text-decoration: none; }
+  a, td a .math { color: inherit; text-decoration: none; }
   .scroll { overflow: visible; }
   pre { max-height: none; }
   h2, h3 { break-after: avoid; }

@@ -74,15 +74,17 @@ def math_cell(text: str) -> Html:
     return join([tag("span", pretty, class_="math"), tag("code", text)])
 
 
-def interval(summary: Summary | None) -> str:
+def interval(summary: Summary | None, mean: bool = True) -> str:
+    """``mean [low, high]`` (95% interval of the mean), or only the interval."""
     if summary is None:
         return "–"
-    return f"{summary.mean:.4f} [{summary.low:.4f}, {summary.high:.4f}] (n={summary.n})"
+    bounds = f"[{summary.low:.4f}, {summary.high:.4f}]"
+    return f"{summary.mean:.4f} {bounds}" if mean else bounds
 
 
 def beta_text(row: TopRow) -> str:
     b = row.beta
-    return "–" if b is None else f"{b.mean:.3g} [{b.low:.3g}, {b.high:.3g}] (n={b.n})"
+    return "–" if b is None else f"{b.mean:.3g} [{b.low:.3g}, {b.high:.3g}]"
 
 
 def error_cell(error: str | None) -> Any:
@@ -131,16 +133,18 @@ def overview_section(view: Overview) -> Html:
     size = f"{view.space_size:,} token sequences" if view.space_size else "size unknown"
     fidelity = "; ".join(f"{key} ({count} evaluations)" for key, count in view.fidelities)
     halving = config.get("halving")
+    rate = view.children_per_hour
     if halving:
         fidelity += f"; successive halving over {halving.get('rungs')}, η = {halving.get('eta')}"
-    used = [f"{view.trained:,} child trainings"
-            + (f" of {budget['max_evaluations']:,}" if budget.get("max_evaluations") else "")]
+    limit = f" of {budget['max_evaluations']:,}" if budget.get("max_evaluations") else ""
+    used = [f"{view.trained:,} child trainings{limit}" if not halving else
+            f"{view.trained_first_rung:,} first-rung trainings{limit} "
+            f"({view.trained:,} with the promotions)"]
     if budget.get("max_seconds"):
         used.append(f"at most {duration(budget['max_seconds'])} per invocation")
     used.append(f"{view.proposals:,} proposals" + (
         f" ({view.proposals / view.space_size:.1%} of the space's sequences)"
         if view.space_size else ""))
-    rate = view.children_per_hour
     facts = [
         ("run", f"{view.name} — {view.run_dir}"),
         ("space", f"{units} unit{'s' if units != 1 else ''}: {operators} ({size})"),
@@ -154,7 +158,7 @@ def overview_section(view: Overview) -> Html:
         ("wall time", f"{duration(view.wall_seconds)} to the latest result"),
         ("budget used", "; ".join(used)),
         ("children per hour", "–" if rate is None else
-         f"{rate:.1f} ({view.trained:,} trainings, {duration(view.child_seconds)} of child "
+         f"{rate:,.1f} ({view.trained:,} trainings, {duration(view.child_seconds)} of child "
          f"time, over the {duration(view.busy_seconds)} during which children ran)"),
     ]
     dl = tag("dl", join([join([tag("dt", k), tag("dd", v)]) for k, v in facts]), class_="facts")
@@ -187,10 +191,11 @@ def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
     if not rows:
         return section("top", "Top functions",
                        tag("p", "No function has finished yet.", class_="empty"))
+    reranked = [r.rerank.n for r in rows if r.rerank]
     columns = [("95% interval over seeds", any(r.interval for r in rows),
-                lambda r: interval(r.interval)),
-               ("rerank: mean [95% interval]", any(r.rerank for r in rows),
-                lambda r: interval(r.rerank)),
+                lambda r: interval(r.interval, mean=False)),
+               (f"rerank, {max(reranked, default=0)} fresh seeds: mean [95% interval]",
+                bool(reranked), lambda r: interval(r.rerank)),
                ("rung", halving, lambda r: str(r.candidate.rung)),
                ("learned β: mean [min, max]", any(r.beta for r in rows), beta_text)]
     shown = [(title, cell) for title, wanted, cell in columns if wanted]
@@ -202,7 +207,7 @@ def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
         body.append([str(r.rank), str(c.id), tag("a", math_cell(c.text), href=f"#function-{c.id}"),
                      number(c.reward), c.status, str(len(r.seeds)),
                      *(cell(r) for _, cell in shown), number(c.seconds, 1), str(c.proposals)])
-    numeric = [0, 1, 3, 5, len(headers) - 2, len(headers) - 1]
+    numeric = [i for i, h in enumerate(headers) if h not in ("function", "status")]
     note = tag("p", code_spans(
         "Ranked as `actsearch top` ranks: trained without failure first, then the highest rung "
         "reached, then reward (the mean over seeds). Under each function its text, as "

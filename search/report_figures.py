@@ -92,9 +92,11 @@ def progress_figure(progress: Progress, baseline: RandomBaseline, reward_label: 
     by_count.set_xlabel("functions scored")
     by_count.set_ylabel(reward_label)
     by_count.set_title("best reward so far")
-    by_count.legend(loc="lower right", frameon=False)
-    hours = max(progress.seconds, default=0.0) >= 3 * 3600
-    scale, unit = (3600, "hours") if hours else (60, "minutes")
+    by_count.legend(loc="best", frameon=True, facecolor="white", edgecolor="none",
+                    framealpha=0.9)
+    span = max(progress.seconds, default=0.0)
+    scale, unit = (3600, "hours") if span >= 3 * 3600 else (60, "minutes") if span >= 180 \
+        else (1, "seconds")
     times = [s / scale for s in progress.seconds]
     by_time.step(times, best, where="post", color=RUN_COLOR, lw=1.8)
     by_time.set_xlabel(f"wall time since the run started ({unit})")
@@ -227,6 +229,7 @@ def histogram_figure(rewards: Sequence[float], reward_label: str) -> str:
     ax.hist(rewards, bins=bins, color=RUN_COLOR, alpha=0.85, edgecolor="white", lw=0.4)
     ax.set_xlabel(reward_label)
     ax.set_ylabel("functions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"rewards of the {len(rewards)} functions trained without failure")
     fig.tight_layout()
     return to_svg(fig, "histogram", "histogram of the rewards")

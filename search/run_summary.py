@@ -78,6 +78,7 @@ class Overview:
     space_size: int | None  # token sequences in the space
     fidelities: list[tuple[str, int]]  # (fidelity key, evaluations) in first-seen order
     trained: int  # finished child trainings (pre-screened ones excluded)
+    trained_first_rung: int  # of those, at the first rung (what budget.max_evaluations counts)
     child_seconds: float  # their summed training time
     busy_seconds: float  # time during which at least one child was running
 
@@ -110,7 +111,8 @@ def overview(store: Store, candidates: Sequence[Candidate],
         functions=len(candidates), finished=sum(c.status != "pending" for c in candidates),
         proposals=sum(c.proposals for c in candidates if c.tokens),
         space_size=_space_size(config.get("space")), fidelities=list(fidelities.items()),
-        trained=len(trained), child_seconds=sum(e.seconds or 0.0 for e in trained),
+        trained=len(trained), trained_first_rung=sum(e.rung == 0 for e in trained),
+        child_seconds=sum(e.seconds or 0.0 for e in trained),
         busy_seconds=union_length((e.started, e.finished) for e in trained
                                   if e.finished is not None))
 
@@ -334,16 +336,21 @@ def reason_key(error: str | None) -> str:
 def failure_groups(candidates: Sequence[Candidate], evaluations: Sequence[Evaluation],
                    examples: int = 3) -> list[FailureGroup]:
     """Finished evaluations that were not ``ok``, grouped by status and reason, largest
-    group first."""
+    group first; the examples are distinct functions."""
     by_id = {c.id: c for c in candidates}
     groups: dict[tuple[str, str], list[Evaluation]] = {}
     for e in evaluations:
         if e.status not in ("ok", "running"):
             groups.setdefault((e.status, reason_key(e.error)), []).append(e)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [FailureGroup(status, reason, len(group),
-                         [(by_id[e.candidate_id], e.error or "") for e in group[:examples]])
-            for (status, reason), group in ordered]
+    out = []
+    for (status, reason), group in ordered:
+        first = {}
+        for e in group:
+            first.setdefault(e.candidate_id, e)
+        shown = [(by_id[cid], e.error or "") for cid, e in list(first.items())[:examples]]
+        out.append(FailureGroup(status, reason, len(group), shown))
+    return out
 
 
 def ok_rewards(results: dict[int, tuple[str, float]]) -> list[float]:
