@@ -436,3 +436,10 @@ def test_markdown_tables_are_escaped_and_keep_a_pipe_in_the_last_cell():
     [row] = page.rows("table-0")
     assert [c["text"] for c in row] == ["1", "x * x", "failed (a | b)"]
     assert row[1]["code"] == ["x * x"]
+
+
+def test_busy_time_counts_overlapping_children_once():
+    from search.run_summary import union_length
+
+    assert union_length([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.8)]) == 4.0
+    assert union_length([]) == 0.0
