@@ -133,7 +133,6 @@ def overview_section(view: Overview) -> Html:
     size = f"{view.space_size:,} token sequences" if view.space_size else "size unknown"
     fidelity = "; ".join(f"{key} ({count} evaluations)" for key, count in view.fidelities)
     halving = config.get("halving")
-    rate = view.children_per_hour
     if halving:
         fidelity += f"; successive halving over {halving.get('rungs')}, η = {halving.get('eta')}"
     limit = f" of {budget['max_evaluations']:,}" if budget.get("max_evaluations") else ""
@@ -145,6 +144,7 @@ def overview_section(view: Overview) -> Html:
     used.append(f"{view.proposals:,} proposals" + (
         f" ({view.proposals / view.space_size:.1%} of the space's sequences)"
         if view.space_size else ""))
+    rate = view.children_per_hour
     facts = [
         ("run", f"{view.name} — {view.run_dir}"),
         ("space", f"{units} unit{'s' if units != 1 else ''}: {operators} ({size})"),

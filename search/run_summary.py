@@ -219,7 +219,9 @@ def random_baseline(view: Overview, rewards: Sequence[float]) -> RandomBaseline:
                  "its expectation over orders of discovery")
     elif (not strategy.get("skip_duplicates") and view.space_size is not None
           and view.proposals >= view.space_size):
-        where = "; the run scored every function of the space, so this is random search's"
+        where = ("; the run scored every function of the space, so this is exactly random "
+                 "search's over its distinct functions (random search over token sequences "
+                 "meets functions with many spellings sooner)")
     else:
         covered = (f"{view.proposals:,} of the space's {view.space_size:,} token sequences"
                    if view.space_size and not strategy.get("skip_duplicates")
