@@ -409,6 +409,14 @@ def test_the_surrogate_section_is_skipped_without_pairs_and_drawn_with_them():
     assert_nothing_fetched(page)
 
 
+def test_the_page_carries_the_surrogate_section_when_given_pairs(table_run):
+    with Store(table_run) as store:
+        page = Page(render_report(store, 3, surrogate=[(0.2, 0.25), (0.5, 0.4), (0.9, 0.8)]))
+    assert "surrogate" in page.ids()
+    assert ("a", {"href": "#surrogate"}) in page.tags  # and in the table of contents
+    assert_nothing_fetched(page)
+
+
 def test_readable_math():
     cases = {"x * sigmoid(beta * x)": "x·σ(βx)", "sigmoid(-x) * -x": "σ(−x)·(−x)",
              "square(sin(x)) - x": "sin²(x) − x", "cube(x + 1)": "(x + 1)³",
