@@ -334,6 +334,21 @@ def test_seeds_intervals_beta_rerank_and_compare(seeded_run):
     assert_nothing_fetched(page)
 
 
+def test_the_rung_column_with_successive_halving(tmp_path):
+    config = tmp_path / "halving.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}",
+                                 "halving: {rungs: [10, 30], eta: 3}"]))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    _, page = _page(tmp_path / "run", k=5)
+    headers = [cell["text"] for cell in page.tables["top-table"][0]]
+    with Store(tmp_path / "run") as store:
+        top = store.top(5)
+    assert [row[headers.index("rung")]["text"] for row in page.rows("top-table")] == \
+        [str(c.rung) for c in top]
+    assert top[0].rung == 1  # the promoted ones rank first
+
+
 # -- a run that has just started --------------------------------------------------------------
 
 
