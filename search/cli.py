@@ -5,6 +5,7 @@
     actsearch top RUN_DIR [-k 10] [--json]
     actsearch show RUN_DIR ID|EXPR
     actsearch plot RUN_DIR [-k 8] -o FILE.png
+    actsearch report RUN_DIR [-k 10] [-o report.html]
     actsearch export RUN_DIR (ID | --rank N) -o act.py
     actsearch export-table RUN_DIR -o rewards.csv
     actsearch rerank RUN_DIR [-k 10] [--seeds 3] [--steps N] [--baselines LIST]
@@ -174,6 +175,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from search.html_report import write_report
+
+    path = write_report(args.run_dir, args.output, k=args.k)
+    print(f"wrote {path} (one self-contained page: open it in a browser, mail it, print it)")
+    return 0
+
+
 # -- one child, data, demo ----------------------------------------------------------------
 
 
@@ -263,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-k", type=int, default=8, help="how many functions (default 8)")
     plot.add_argument("-o", "--output", required=True, help="image file, e.g. top.png")
     plot.set_defaults(handler=cmd_plot)
+
+    report = sub.add_parser("report", help="write one self-contained HTML page about a run "
+                            "(works while it runs)")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("-k", type=int, default=10, help="top functions shown (1-100, default 10)")
+    report.add_argument("-o", "--output", help="HTML file (default RUN_DIR/report.html)")
+    report.set_defaults(handler=cmd_report)
 
     export = sub.add_parser("export", help="write a function as a standalone PyTorch module")
     export.add_argument("run_dir", metavar="RUN_DIR")
