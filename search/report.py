@@ -113,7 +113,7 @@ def seed_noise(store: Store) -> tuple[float, int] | None:
         return None
     dof = sum(len(v) - 1 for v in groups.values())
     pooled = sum((len(v) - 1) * statistics.variance(v) for v in groups.values()) / dof
-    return math.sqrt(pooled), len(groups)
+    return math.sqrt(pooled), len({candidate for candidate, _ in groups})
 
 
 def summary_lines(store: Store, counts: dict[str, Any] | None = None) -> list[str]:
