@@ -39,6 +39,8 @@ from space import ParseError, SpaceError
 
 EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 RUN_DIR_HELP = "a run directory, as `actsearch run` printed it (runs/<name>-<time>)"
+SIGTERM_RECEIVED = threading.Event()  # Ray turns the handler's Terminated into a plain
+#                                       KeyboardInterrupt inside ray.wait; this remembers
 STOP_REASONS = {
     "budget": "budget.max_evaluations reached",
     "proposals": "budget.max_proposals reached: the strategy keeps proposing trained functions",
@@ -76,6 +78,7 @@ def stop_on_sigterm() -> object:
     Returns the handler it replaced (None off the main thread, where it does nothing)."""
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        SIGTERM_RECEIVED.set()
         raise Terminated()
 
     if threading.current_thread() is not threading.main_thread():
@@ -101,6 +104,7 @@ def progress_text(progress) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     if (args.config is None) == (args.resume is None):
         raise UsageError("give either a CONFIG file or --resume RUN_DIR")
+    SIGTERM_RECEIVED.clear()
     previous = stop_on_sigterm()
     try:
         return _run(args)
@@ -152,6 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar[0].close()
+    if progress.stopped_by == "interrupted" and SIGTERM_RECEIVED.is_set():
+        progress.stopped_by = "terminated"
     best = progress.best
     why = STOP_REASONS.get(progress.stopped_by, progress.stopped_by)
     by_status = status_counts(progress.functions)
@@ -362,10 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ParseError, SpaceError, DataError) as error:
         print(f"actsearch: error: {_line(error)}", file=sys.stderr)
         return EXIT_USER
-    except Terminated:
-        print("actsearch: terminated (SIGTERM)", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
+        if isinstance(error, Terminated) or SIGTERM_RECEIVED.is_set():
+            print("actsearch: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_TERMINATED
         print("actsearch: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `actsearch top RUN | head`: the reader left, not an error

@@ -329,3 +329,24 @@ def test_top_counts_functions_and_trainings_apart(tmp_path, capsys):
     assert lines[0] == (f"functions:       {4 + invalid} finished (4 ok, {invalid} invalid)"
                         if invalid else "functions:       4 finished (4 ok)")
     assert lines[1] == "child trainings: 12 finished"
+
+
+def test_sigterm_seen_through_ray_is_still_a_termination(tmp_path, capsys, monkeypatch):
+    """Ray re-raises whatever the SIGTERM handler raised as a plain KeyboardInterrupt; the
+    search still ends as terminated (exit 143), its child abandoned, the handler restored."""
+    import signal
+
+    monkeypatch.setenv("FAKE_TASK_SIGTERM_AT", "x * sigmoid(x)")
+    config = tmp_path / "term.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:sigterm_ray_style",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}"]))
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 143
+    captured = capsys.readouterr()
+    assert "stopped (terminated by SIGTERM)" in captured.err
+    assert f"continue with: actsearch run --resume {tmp_path / 'run'}" in captured.out
+    assert signal.getsignal(signal.SIGTERM) is before
+    with Store(tmp_path / "run") as store:
+        abandoned = [store.candidate(e.candidate_id).text
+                     for e in store.evaluations(status="abandoned")]
+    assert "x * sigmoid(x)" in abandoned  # the child the signal cut short (and the queued)
