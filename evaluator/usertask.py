@@ -19,7 +19,10 @@ The contract for the function (import path ``package.module:function``)::
 
 It returns metrics by name (numbers). The one named by the task's ``reward``
 (default ``val_accuracy``) is the reward, negated when ``maximize`` is false;
-all of them are kept in ``Result.info["metrics"]``.
+all of them are kept in ``Result.info["metrics"]``. The trained per-channel
+``beta`` (and ``alpha``) of every module ``activation`` made, in the order it
+made them, are kept in ``Result.info`` as the CIFAR task keeps them (one list
+per site), for ``actsearch export`` and ``actsearch plot``.
 
 What becomes which ``Result`` (the function itself never needs to catch):
 
@@ -55,7 +58,7 @@ import torch
 from torch import nn
 
 from evaluator.config import DEVICES, strict_from_dict
-from evaluator.evaluate import resolve_device
+from evaluator.evaluate import learned_parameters, resolve_device
 from evaluator.prescreen import screen
 from evaluator.result import Result
 from space import Expression, to_module
@@ -187,12 +190,15 @@ def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
     dev = resolve_device(device, task)  # raises for CUDA that is not there (setup)
     info: dict[str, Any] = {"device": str(dev), "threads": task.threads,
                             "torch": torch.__version__, "fidelity": dict(task.fidelity)}
+    made: list[nn.Module] = []
     try:
         with _seeded(seed, dev), _threads(task.threads):
-            returned = function(_factory(expr, task.beta_init), fidelity=dict(task.fidelity),
-                                seed=seed, device=str(dev), **task.options)
+            returned = function(_factory(expr, task.beta_init, made),
+                                fidelity=dict(task.fidelity), seed=seed, device=str(dev),
+                                **task.options)
     except Exception as e:  # the candidate's (or the function's) failure is a result
         return finish("error", task.error_reward, error=describe_exception(e), info=info)
+    info.update(learned_parameters(nn.ModuleList(made)))
 
     metrics, problem = _metrics(returned, task.reward)
     info["metrics"] = metrics
@@ -207,10 +213,13 @@ def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
                   step=step if isinstance(step, int) and not isinstance(step, bool) else None)
 
 
-def _factory(expr: Expression, beta_init: float) -> Callable[..., nn.Module]:
+def _factory(expr: Expression, beta_init: float,
+             made: list[nn.Module]) -> Callable[..., nn.Module]:
     def activation(channels: int = 1) -> nn.Module:
         """A fresh module for the candidate with ``channels`` per-channel betas."""
-        return to_module(expr, num_parameters=channels, init=beta_init)
+        module = to_module(expr, num_parameters=channels, init=beta_init)
+        made.append(module)
+        return module
 
     return activation
 

@@ -13,11 +13,13 @@
     actsearch eval EXPR [--config FILE] [--seed N]
     actsearch data (cifar10 | cifar100) [--dest DIR]
     actsearch demo
+    actsearch --version
 
 A mistake the user can fix (a malformed config, an unknown operator, a
 missing data set, a bad expression, a wrong run directory) ends in one line
 on stderr and exit code 2; an aborted search (children failing in a row) in
-exit code 1; Ctrl-C in 130. Whatever was recorded before stays in the store.
+exit code 1; Ctrl-C in 130; SIGTERM (a scheduler's stop) in 143, after the
+search stopped as for Ctrl-C. Whatever was recorded before stays in the store.
 """
 
 from __future__ import annotations
@@ -25,22 +27,29 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from evaluator import DataError
 from search.cli_studies import add_study_commands
-from search.errors import UsageError, UserError
+from search.errors import Terminated, UsageError, UserError
 from space import ParseError, SpaceError
 
-EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED = 2, 1, 130
+EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
+RUN_DIR_HELP = "a run directory, as `actsearch run` printed it (runs/<name>-<time>)"
+SIGTERM_RECEIVED = threading.Event()  # Ray turns the handler's Terminated into a plain
+#                                       KeyboardInterrupt inside ray.wait; this remembers
 STOP_REASONS = {
     "budget": "budget.max_evaluations reached",
     "proposals": "budget.max_proposals reached: the strategy keeps proposing trained functions",
     "time": "budget.max_seconds reached",
     "exhausted": "the strategy has proposed everything",
     "interrupted": "interrupted",
+    "terminated": "terminated by SIGTERM",
 }
 
 
@@ -52,38 +61,90 @@ def _line(error: BaseException) -> str:
 # -- run ------------------------------------------------------------------------------
 
 
+def program() -> str:
+    """How to call actsearch again, as this process was called: ``actsearch`` when that is
+    the one on PATH, else the path that was run (``.venv/bin/actsearch``)."""
+    called = sys.argv[0] if sys.argv else ""
+    if Path(called).name != "actsearch":
+        return "actsearch"  # python -m search.cli, tests
+    found = shutil.which("actsearch")
+    if found is not None and Path(found).resolve() == Path(called).resolve():
+        return "actsearch"
+    return called
+
+
+def stop_on_sigterm() -> object:
+    """SIGTERM raises ``Terminated`` (a KeyboardInterrupt) once, so the search stops as for
+    Ctrl-C: no new children, the ones out cancelled and marked abandoned, a checkpoint. A
+    second SIGTERM while it winds down is ignored (a scheduler's SIGKILL follows anyway).
+    Returns the handler it replaced (None off the main thread, where it does nothing)."""
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        SIGTERM_RECEIVED.set()
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def progress_text(progress) -> str:
+    """The bar's postfix: finished functions by status (as `top` counts them), functions in
+    training, duplicate proposals, the best so far."""
+    from search.report import status_counts
+
+    parts = [status_counts(progress.functions) or "0 ok"]
+    if progress.pending:
+        parts.append(f"{progress.pending} training")
+    parts.append(f"{progress.duplicates} dup")
+    best = progress.best
+    if best is not None and best.reward is not None:
+        parts.append(f"best {best.reward:.4f} {best.text}")
+    return " | ".join(parts)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if (args.config is None) == (args.resume is None):
+        raise UsageError("give either a CONFIG file or --resume RUN_DIR")
+    SIGTERM_RECEIVED.clear()
+    previous = stop_on_sigterm()
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """``cmd_run`` with SIGTERM handled: the search, its progress bar, its last lines."""
     from tqdm import tqdm
 
     from search.config import load_config
     from search.launch import run_search
+    from search.report import status_counts
     from search.runner import RunAborted
 
-    if (args.config is None) == (args.resume is None):
-        raise UsageError("give either a CONFIG file or --resume RUN_DIR")
     config = load_config(args.config) if args.config is not None else None
     bar: list[tqdm] = []
 
     def on_start(run_dir: Path, config, progress) -> None:
+        stop_on_sigterm()  # again: starting Ray installed its own handler
         verb = "resuming" if args.resume else "writing"
         print(f"actsearch: {verb} {run_dir} ({config.strategy.name} over "
               f"{config.space.units}-unit space, {config.backend.kind} backend, "
-              f"{config.backend.workers} workers)", file=sys.stderr)
-        total = progress.expected or progress.budget  # pre-screened functions finish early
-        bar.append(tqdm(total=total, initial=progress.trained, unit="child",
-                        desc="search", dynamic_ncols=True, file=sys.stderr))
+              f"{config.backend.workers} workers); the bar counts distinct functions "
+              "(trained, or rejected by the pre-screen)", file=sys.stderr)
+        bar.append(tqdm(total=progress.total, initial=progress.finished, unit="function",
+                        desc="functions", dynamic_ncols=True, file=sys.stderr))
         on_update(progress)
 
     def on_update(progress) -> None:
         if not bar:
             return
-        best = progress.best
-        bar[0].set_postfix_str(
-            f"best {best.reward:.4f} {best.text}" if best is not None and best.reward is not None
-            else "best -", refresh=False)
-        bar[0].set_description(f"search (fail {progress.failures}, dup {progress.duplicates})",
-                               refresh=False)
-        bar[0].update(progress.trained - bar[0].n)
+        bar[0].total = progress.total
+        bar[0].n = progress.finished
+        bar[0].set_postfix_str(progress_text(progress), refresh=False)
+        bar[0].refresh()
 
     try:
         run_dir, progress = run_search(config, out=args.out, resume=args.resume,
@@ -97,17 +158,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar[0].close()
+    if progress.stopped_by == "interrupted" and SIGTERM_RECEIVED.is_set():
+        progress.stopped_by = "terminated"
     best = progress.best
     why = STOP_REASONS.get(progress.stopped_by, progress.stopped_by)
-    print(f"actsearch: stopped ({why}) after {progress.trained} child "
-          f"trainings, {progress.candidates} functions, {progress.failures} failures, "
-          f"{progress.seconds:.0f} s", file=sys.stderr)
+    by_status = status_counts(progress.functions)
+    print(f"actsearch: stopped ({why}) after {progress.seconds:.0f} s: {progress.finished} "
+          "functions finished" + (f" ({by_status})" if by_status else "")
+          + f", {progress.trained} child trainings, {progress.duplicates} duplicate proposals",
+          file=sys.stderr)
     if best is not None:
         print(f"best: {best.text}  reward {best.reward:.4f}")
-    print(f"run directory: {run_dir}   (actsearch top {run_dir})")
-    if progress.stopped_by in ("time", "interrupted"):
-        print(f"continue with: actsearch run --resume {run_dir}")
-    return EXIT_INTERRUPTED if progress.stopped_by == "interrupted" else 0
+    print(f"run directory: {run_dir}   ({program()} top {run_dir})")
+    if progress.stopped_by in ("time", "interrupted", "terminated"):
+        print(f"continue with: {program()} run --resume {run_dir}   (unfinished children "
+              "are trained again)")
+    return {"interrupted": EXIT_INTERRUPTED,
+            "terminated": EXIT_TERMINATED}.get(progress.stopped_by, 0)
 
 
 # -- reports ---------------------------------------------------------------------------
@@ -244,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actsearch", description="Search for activation functions "
         "(Ramachandran, Zoph & Le 2017) on a laptop or a Ray cluster.")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a search from a YAML config, or resume one")
@@ -257,18 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     top = sub.add_parser("top", help="the best functions of a run")
-    top.add_argument("run_dir", metavar="RUN_DIR")
+    top.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     top.add_argument("-k", type=int, default=10, help="how many (default 10)")
     top.add_argument("--json", action="store_true", help="JSON instead of a table")
     top.set_defaults(handler=cmd_top)
 
     show = sub.add_parser("show", help="everything recorded about one function")
-    show.add_argument("run_dir", metavar="RUN_DIR")
+    show.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     show.add_argument("ref", metavar="ID|EXPR", help="candidate id or any spelling of it")
     show.set_defaults(handler=cmd_show)
 
     plot = sub.add_parser("plot", help="plot the top functions and the search's progress")
-    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     plot.add_argument("-k", type=int, default=8, help="how many functions (default 8)")
     plot.add_argument("-o", "--output", required=True, help="image file, e.g. top.png")
     plot.set_defaults(handler=cmd_plot)
@@ -281,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     export = sub.add_parser("export", help="write a function as a standalone PyTorch module")
-    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     export.add_argument("ref", nargs="?", metavar="ID|EXPR", help="candidate id or expression")
     export.add_argument("--rank", type=int, help="the N-th best function instead of an id")
     export.add_argument("-o", "--output", required=True, help="Python file to write")
@@ -301,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=cmd_eval)
 
     data = sub.add_parser("data", help="download a data set")
-    data.add_argument("dataset", choices=["cifar10", "cifar100"])
+    data.add_argument("dataset", choices=["cifar10", "cifar100"],
+                      help="which data set: cifar10 or cifar100 (python version, MD5-checked)")
     data.add_argument("--dest", help="folder (default: $ACTSEARCH_DATA or ~/.cache/actsearch)")
     data.add_argument("--config", help="use this config's task.data_dir as the folder")
     data.set_defaults(handler=cmd_data)
@@ -309,6 +378,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the search space at a glance (no training)")
     demo.set_defaults(handler=cmd_demo)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the package and code version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0,
+                         help="print the package version and the code version (git describe)")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from search.version import version_line
+
+        print(version_line())
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,7 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ParseError, SpaceError, DataError) as error:
         print(f"actsearch: error: {_line(error)}", file=sys.stderr)
         return EXIT_USER
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
+        if isinstance(error, Terminated) or SIGTERM_RECEIVED.is_set():
+            print("actsearch: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_TERMINATED
         print("actsearch: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `actsearch top RUN | head`: the reader left, not an error

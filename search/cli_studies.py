@@ -96,7 +96,8 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
                       "Swish-1, Swish), 'all' or 'none' (default: ReLU,Swish-1,Swish)")
     rerank = sub.add_parser("rerank", help="retrain a run's top-k and baselines with more "
                             "seeds; rank with intervals")
-    rerank.add_argument("run_dir", metavar="RUN_DIR")
+    rerank.add_argument("run_dir", metavar="RUN_DIR",
+                        help="the search's run directory, as `actsearch run` printed it")
     rerank.add_argument("-k", type=int, default=10, help="how many top functions (default 10)")
     rerank.add_argument("--seeds", type=int, default=3, help="fresh seeds each (default 3)")
     rerank.add_argument("--steps", type=int, help="train longer than the search did")

@@ -10,3 +10,7 @@ class UserError(Exception):
 
 class UsageError(UserError):
     """Command-line arguments that do not go together."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what schedulers such as Slurm and Kubernetes send): stop as Ctrl-C does."""

@@ -9,12 +9,10 @@ build space, strategy and backend; run; shut everything down.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace as dc_replace
-from importlib import metadata
 from pathlib import Path
 
 from controller import make_strategy
@@ -25,7 +23,8 @@ from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
 from search.errors import UserError
 from search.runner import Progress, Runner
-from search.store import DB_NAME, Store
+from search.store import CONFIG_NAME, DB_NAME, Store
+from search.version import code_version
 from space import SearchSpace
 from space.enumerate import unique_functions
 
@@ -34,20 +33,6 @@ SMALL_SPACE = 20_000  # token sequences counted up front for the progress bar's 
 
 class LaunchError(UserError, ValueError):
     """A run that cannot start as asked (one line: what, where, how to fix)."""
-
-
-def code_version() -> str:
-    """``git describe`` of the source tree when it is a checkout, else the package version."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
-                             capture_output=True, text=True, timeout=5, check=True)
-        return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        try:
-            return f"actsearch {metadata.version('actsearch')}"
-        except metadata.PackageNotFoundError:
-            return "actsearch (unknown version)"
 
 
 def build_space(config: RunConfig) -> SearchSpace:
@@ -68,19 +53,13 @@ def task_for_children(config: RunConfig) -> dict:
     return task.to_dict()
 
 
-def expected_trainings(config: RunConfig, space: SearchSpace) -> int | None:
-    """How many trainings the search will need, for the progress bar (None: unknown): the
-    budget, or the distinct functions of a small exhaustive search; with successive halving,
-    an estimate that counts the promotions too."""
-    first = config.budget.max_evaluations
-    if config.strategy.name == "exhaustive" and space.size <= SMALL_SPACE:
-        by = "fingerprint" if config.dedup == "fingerprint" else "canonical"
-        functions = sum(1 for _ in unique_functions(space, by=by)) * len(config.seeds)
-        first = functions if first is None else min(first, functions)
-    if first is None or config.halving is None:
-        return first
-    eta = config.halving.eta  # promotions: about 1/eta of the previous rung, rung by rung
-    return sum(first // eta**rung for rung in range(len(config.halving.rungs)))
+def space_functions(config: RunConfig, space: SearchSpace) -> int | None:
+    """The distinct functions an exhaustive search of a small space will finish (the
+    progress bar's end, see ``Progress.total``); None for other searches."""
+    if config.strategy.name != "exhaustive" or space.size > SMALL_SPACE:
+        return None
+    by = "fingerprint" if config.dedup == "fingerprint" else "canonical"
+    return sum(1 for _ in unique_functions(space, by=by))
 
 
 def preflight(config: RunConfig) -> None:
@@ -133,6 +112,18 @@ def saved_config(run_dir: Path) -> RunConfig:
     return config_from_dict(json.loads(row["config_json"]))
 
 
+def save_config_file(run_dir: Path, store: Store) -> None:
+    """``RUN_DIR/config.yaml``: the run's resolved config (its first invocation's), written
+    once, so ``actsearch eval EXPR --config RUN_DIR/config.yaml`` trains a child as the
+    search did. The store's copy stays the truth (a resume reads that one)."""
+    path = run_dir / CONFIG_NAME
+    row = store.first_run()
+    if row is not None and not path.exists():
+        path.write_text("# The resolved config of this run (every key), written when it "
+                        "started.\n# A resume reads the copy in search.db; editing this file "
+                        "changes nothing.\n" + row["config_yaml"])
+
+
 def run_search(config: RunConfig | None, *, out: str | None = None,
                resume: str | None = None, address: str | None = None,
                workers: int | None = None, argv: list[str] | None = None,
@@ -158,8 +149,9 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
         with Store(run_dir, writer=True) as store:
             store.add_run(to_yaml(config), json.dumps(to_dict(config)), code_version(),
                           argv if argv is not None else sys.argv)
+            save_config_file(run_dir, store)
             runner = Runner(config, store, backend, strategy, space, task, on_update=on_update)
-            runner.progress.expected = expected_trainings(config, space)
+            runner.progress.space_functions = space_functions(config, space)
             if on_start is not None:
                 on_start(run_dir, config, runner.progress)
             progress = runner.run()

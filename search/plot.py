@@ -1,70 +1,232 @@
-"""``actsearch plot``: the top functions, their derivatives, and the search's progress.
+"""``actsearch plot``: the top functions, their derivatives, and every reward of the search.
 
-Three panels (matplotlib, Agg backend, no display needed): the ``k`` best
-functions on [-6, 6] with ReLU and Swish (beta = 1) for reference, their
-first derivatives (torch autograd, so what is drawn is what trains), and the
-best reward so far over the finished candidates in the order they finished.
+One figure (matplotlib, Agg backend, no display needed):
+
+* small multiples, one panel per top function, so no curve hides another: f(x)
+  solid and f'(x) dashed (torch autograd, so what is drawn is what trains) on
+  [-6, 6], ReLU and Swish (beta = 1) in grey behind them. A function with beta is
+  drawn at its **learned** beta: the mean over channels and activation sites of
+  the best evaluation's trained values (``info["beta"]``); the panel's title says
+  which beta it shows, and says so when two panels show the same curve. All
+  panels share one y range, the central 96 % of the values drawn (curves that
+  leave it are clipped, so one steep function does not flatten the rest);
+* the reward of every child training as a dot, in the order they finished,
+  with the best reward so far as a line over them; the y axis spans the ok
+  rewards (its bottom cut at three interquartile ranges below the lower
+  quartile; ok rewards under it are triangles on the edge), failed trainings
+  are crosses on the bottom edge;
+* one legend, outside the panels.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import statistics
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.figure import Figure
 
+from search.rows import Candidate, Evaluation
 from search.store import Store
 from space import parse
 
 RANGE = 6.0
-REFERENCES = {"ReLU": "max0(x)", "Swish (β=1)": "x * sigmoid(x)"}
+COLUMNS = 4
+REFERENCES = {"ReLU": ("max0(x)", ":"), "Swish (β = 1)": ("x * sigmoid(x)", "-.")}
+GREY = "0.6"
 
 
-def curve(text: str, beta: float = 1.0) -> tuple[list[float], list[float], list[float]]:
-    """(x, f(x), f'(x)) on [-6, 6] for an expression's text."""
+def curve(text: str, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, f(x), f'(x)) on [-6, 6] for an expression's text, at ``beta``."""
     x = torch.linspace(-RANGE, RANGE, 601, dtype=torch.float64, requires_grad=True)
     y = parse(text)(x, beta)
     (dy,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     if dy is None:
         dy = torch.zeros_like(x)
-    return x.detach().tolist(), y.detach().tolist(), dy.tolist()
+    return x.detach().numpy(), y.detach().numpy(), dy.numpy()
+
+
+def drawn_beta(store: Store, candidate: Candidate, beta_init: float) -> tuple[float, str]:
+    """The beta to draw a function at and where it comes from: the mean learned beta of
+    its best evaluation that reports one ("learned"), else the initial beta ("initial")."""
+    reported = [e for e in store.evaluations(candidate.id) if isinstance(e.info.get("beta"), list)
+                and e.reward is not None and math.isfinite(e.reward)]
+    if not reported:
+        return beta_init, "initial"
+    best = max(reported, key=lambda e: (e.status == "ok", e.rung, e.reward))
+    values = [float(v) for site in best.info["beta"]
+              for v in (site if isinstance(site, list) else [site])]
+    return (statistics.fmean(values), "learned") if values else (beta_init, "initial")
+
+
+def _beta_init(store: Store) -> float:
+    row = store.first_run()
+    task = json.loads(row["config_json"]).get("task", {}) if row is not None else {}
+    return float(task.get("beta_init", 1.0))
+
+
+def figure(store: Store, k: int) -> Figure:
+    """The figure for the run's ``k`` best functions (see the module docstring)."""
+    top = store.top(k)
+    rows = max(1, math.ceil(len(top) / COLUMNS))
+    fig = plt.figure(figsize=(4.2 * COLUMNS + 2.4, 3.0 * rows + 3.6), layout="constrained")
+    grid = fig.add_gridspec(rows + 1, COLUMNS, height_ratios=[3.0] * rows + [3.2])
+    beta_init = _beta_init(store)
+    drawn = []
+    for candidate in top:
+        expr = parse(candidate.text)
+        beta, source = drawn_beta(store, candidate, beta_init) if expr.uses_beta else (None, "")
+        drawn.append((candidate, beta, source, curve(candidate.text, beta or beta_init)))
+    references = {name: curve(text) for name, (text, _) in REFERENCES.items()}
+    low, high = _y_range([c[3][1] for c in drawn] + [c[3][2] for c in drawn])
+    first = None
+    for i, (candidate, beta, source, (x, y, dy)) in enumerate(drawn):
+        ax = fig.add_subplot(grid[i // COLUMNS, i % COLUMNS], sharex=first, sharey=first)
+        first = first or ax
+        ax.set_label(f"function {i + 1}")
+        for name, (_, style) in REFERENCES.items():
+            ax.plot(references[name][0], references[name][1], style, color=GREY, lw=1.0,
+                    label=name if i == 0 else "_")
+        color = f"C{i % 10}"
+        ax.plot(x, y, "-", color=color, lw=2.0, label="f(x)" if i == 0 else "_",
+                gid=f"f {candidate.id}")
+        ax.plot(x, dy, "--", color=color, lw=1.3, label="f′(x)" if i == 0 else "_",
+                gid=f"df {candidate.id}")
+        ax.axhline(0, color="0.85", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.6, zorder=0)
+        ax.set_xlim(-RANGE, RANGE)
+        ax.set_ylim(low, high)
+        same = [j + 1 for j, other in enumerate(drawn) if j != i
+                and np.allclose(other[3][1], y, rtol=1e-6, atol=1e-9, equal_nan=True)]
+        ax.set_title(_title(i + 1, candidate, beta, source, same), fontsize=8.5, loc="left")
+    ax_r = fig.add_subplot(grid[rows, :])
+    ax_r.set_label("rewards")
+    _rewards(ax_r, store)
+    what = ("f and f′ at the learned β where the function has one (mean over channels and "
+            "sites of its best evaluation)")
+    fig.suptitle(f"top {len(top)} functions of {store.run_dir.name}: {what}", fontsize=10)
+    handles, labels = [], []
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    return fig
+
+
+def _title(rank: int, candidate: Candidate, beta: float | None, source: str,
+           same: list[int]) -> str:
+    name = textwrap.shorten(candidate.text, width=44, placeholder=" …")
+    reward = "-" if candidate.reward is None else f"{candidate.reward:.4f}"
+    line = f"reward {reward} ({candidate.status})"
+    if beta is not None:
+        line += f", β = {beta:.3g} ({source})"
+    if same:
+        line += f"\nsame curve as {', '.join(f'#{j}' for j in same)} at the β drawn"
+    return f"#{rank} {name}\n{line}"
+
+
+def _y_range(arrays: list[np.ndarray]) -> tuple[float, float]:
+    """The central 96 % of the values drawn, at least [-1, 1], with a margin."""
+    values = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.array([])
+    if values.size == 0:
+        return -1.5, 1.5
+    low = min(float(np.percentile(values, 2)), -1.0)
+    high = max(float(np.percentile(values, 98)), 1.0)
+    margin = 0.08 * (high - low)
+    return low - margin, high + margin
+
+
+def _rewards(ax: plt.Axes, store: Store) -> None:
+    """Every training's reward as a dot (crosses for failures), the best so far as a line."""
+    trainings = sorted((e for e in store.evaluations()
+                        if e.worker != "prescreen" and e.finished is not None),
+                       key=lambda e: (e.finished, e.id))
+    order = range(1, len(trainings) + 1)
+    ok = [(i, e) for i, e in zip(order, trainings) if e.status == "ok" and _finite(e.reward)]
+    ok_at = {i for i, _ in ok}
+    failed = [(i, e) for i, e in zip(order, trainings) if i not in ok_at]
+    low, high = _reward_range([e.reward for _, e in ok]
+                              or [e.reward for e in trainings if _finite(e.reward)])
+    below = [(i, e) for i, e in ok if e.reward < low]
+    ok = [(i, e) for i, e in ok if e.reward >= low]
+    for rung in sorted({e.rung for _, e in ok}):
+        points = [(i, e.reward) for i, e in ok if e.rung == rung]
+        steps = next((e.steps for _, e in ok if e.rung == rung), None)
+        label = "one child training" if rung == 0 and not any(e.rung for _, e in ok) else (
+            f"training at rung {rung}" + (f" ({steps} steps)" if steps else ""))
+        ax.scatter(*zip(*points), s=14, color=f"C{rung}", alpha=0.7, label=label, zorder=2)
+    if below:
+        lowest = min(e.reward for _, e in below)
+        ax.scatter([i for i, _ in below], [low] * len(below), marker="v", s=22,
+                   facecolors="none", edgecolors="C0", clip_on=False, zorder=3,
+                   label=f"ok, below the axis (lowest {lowest:.4g}; on the edge)")
+    if failed:
+        values = sorted({_fmt(e.reward) for _, e in failed})
+        ax.scatter([i for i, _ in failed], [low] * len(failed), marker="x", s=22, color="C3",
+                   clip_on=False, zorder=3,
+                   label=f"diverged or failed (reward {', '.join(values)}; on the edge)")
+    best = _best_so_far(trainings, store)
+    if any(math.isfinite(b) for b in best):
+        ax.step(list(order), best, where="post", color="k", lw=1.5, label="best so far",
+                zorder=4)
+    ax.set_xlim(0, max(1, len(trainings)) + 1)
+    ax.set_ylim(low, high)
+    ax.set_xlabel("child trainings, in the order they finished")
+    ax.set_ylabel("reward")
+    ax.set_title("the reward of every child training, and the best function so far",
+                 fontsize=9, loc="left")
+
+
+def _reward_range(rewards: list[float]) -> tuple[float, float]:
+    """The rewards' range with a margin, its bottom cut at three interquartile ranges below
+    the lower quartile: a few chance-level outliers must not squeeze the rest into a band."""
+    if not rewards:
+        return 0.0, 1.0
+    q1, q3 = np.percentile(rewards, [25, 75])
+    low, high = max(min(rewards), float(q1 - 3 * (q3 - q1))), max(rewards)
+    margin = 0.08 * (high - low) or 0.01
+    return low - margin, high + margin
+
+
+def _best_so_far(trainings: list[Evaluation], store: Store) -> list[float]:
+    """After each training, the best mean reward of a (function, rung) whose trainings all
+    finished ok by then (a function's reward is the mean over its seeds)."""
+    size: dict[tuple[int, int], int] = {}
+    for e in store.evaluations():
+        size[(e.candidate_id, e.rung)] = size.get((e.candidate_id, e.rung), 0) + 1
+    seen: dict[tuple[int, int], list[Evaluation]] = {}
+    best, out = -math.inf, []
+    for e in trainings:
+        group = seen.setdefault((e.candidate_id, e.rung), [])
+        group.append(e)
+        if len(group) == size[(e.candidate_id, e.rung)] and all(
+                g.status == "ok" and _finite(g.reward) for g in group):
+            best = max(best, statistics.fmean(g.reward for g in group))
+        out.append(best if math.isfinite(best) else math.nan)
+    return out
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def plot_run(store: Store, k: int, path: str | Path) -> Path:
     """Draw the figure into ``path`` (format from its suffix)."""
-    top = store.top(k)
-    fig, (ax_f, ax_d, ax_r) = plt.subplots(1, 3, figsize=(16, 5))
-    for name, text in REFERENCES.items():
-        x, y, dy = curve(text)
-        ax_f.plot(x, y, "k--" if name == "ReLU" else "k:", lw=1.5, label=name)
-        ax_d.plot(x, dy, "k--" if name == "ReLU" else "k:", lw=1.5, label=name)
-    for rank, candidate in enumerate(top, start=1):
-        x, y, dy = curve(candidate.text)
-        label = f"{rank}. {candidate.text} ({candidate.reward:.3f})"
-        ax_f.plot(x, y, lw=1.2, label=label)
-        ax_d.plot(x, dy, lw=1.2, label=label)
-    for ax, title in ((ax_f, "f(x)"), (ax_d, "f'(x)")):
-        ax.set_title(f"top {len(top)} functions: {title} (β = 1)")
-        ax.set_xlabel("x")
-        ax.set_ylim(-4, 6) if ax is ax_f else ax.set_ylim(-1.5, 2.5)
-        ax.axhline(0, color="0.8", lw=0.5)
-        ax.axvline(0, color="0.8", lw=0.5)
-    ax_f.legend(fontsize=7, loc="upper left")
-    best, history = -math.inf, []
-    for candidate in store.finished_in_order():
-        reward = candidate.reward
-        if reward is not None and math.isfinite(reward):
-            best = max(best, reward)
-        history.append(best if math.isfinite(best) else math.nan)
-    ax_r.plot(range(1, len(history) + 1), history, color="C0")
-    ax_r.set_title("best reward so far")
-    ax_r.set_xlabel("finished candidates")
-    ax_r.set_ylabel("reward (validation accuracy)")
-    fig.tight_layout()
+    fig = figure(store, k)
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,9 +17,11 @@ as it finishes (completion order). For every proposal of the strategy:
 
 Stop rules: ``budget.max_evaluations`` (child trainings over the whole run,
 in-flight ones are finished), ``budget.max_proposals``, ``budget.max_seconds``
-(of this invocation; children still out are cancelled and rerun by a resume),
-the strategy exhausted, or ``max_consecutive_errors`` child errors in a row
-(``RunAborted``). The strategy's state is checkpointed into the store every
+(of this invocation), the strategy exhausted, ``max_consecutive_errors`` child
+errors in a row (``RunAborted``), Ctrl-C (``KeyboardInterrupt``) or SIGTERM
+(``Terminated``, raised by the command line's signal handler). Children still
+out when a search stops are cancelled and marked ``abandoned`` in the store; a
+resume trains them again. The strategy's state is checkpointed into the store every
 ``checkpoint_every`` results and at exit, with the proposals it still awaits.
 
 Successive halving (``config.halving``): every candidate starts on the lowest
@@ -32,7 +34,8 @@ cohorts already started are finished even after the budget is spent.
 
 Resume: the strategy is restored from the newest checkpoint; proposals it was
 awaiting are told from the store if their candidate finished since, or wait
-for it; every evaluation still ``running`` in the store is submitted again.
+for it; every evaluation ``abandoned`` (or still ``running``: the driver was
+killed) in the store is submitted again.
 Proposals asked after the checkpoint are asked again by the restored strategy
 and answered from the store, so no finished candidate is trained twice.
 """
@@ -50,10 +53,10 @@ from dataclasses import dataclass, field
 from evaluator import Result, fidelity_label, prescreen, with_budget
 from search.backends import Backend, Finished, Job
 from search.config import RunConfig
-from search.errors import UserError
+from search.errors import Terminated, UserError
 from search.halving import promotions
 from search.rows import Candidate
-from search.store import Store
+from search.store import UNFINISHED, Store
 from space import SearchSpace
 
 Tokens = tuple[int, ...]
@@ -68,22 +71,55 @@ class RunAborted(UserError, RuntimeError):
 
 @dataclass
 class Progress:
-    """What the progress bar shows; updated after every recorded result."""
+    """What the progress bar shows, read from the store after every recorded result: it
+    counts the whole run directory (every invocation, so it survives a resume) and agrees
+    with ``actsearch top``. Its unit is the **function**: a distinct function is finished
+    once all its first-rung trainings finished, or the pre-screen rejected it."""
 
-    trained: int = 0  # finished child trainings, this run directory (all invocations)
-    budget: int | None = None  # budget.max_evaluations
-    expected: int | None = None  # trainings the run will need, when known (the bar's total)
-    candidates: int = 0  # finished candidates
-    duplicates: int = 0  # proposals answered from the store (this invocation)
-    invalid: int = 0  # candidates rejected by the pre-screen
+    functions: dict[str, int] = field(default_factory=dict)  # finished functions by status
+    pending: int = 0  # functions proposed and not finished (training or queued)
+    trained: int = 0  # finished child trainings, all rungs (pre-screened ones excluded)
     failures: int = 0  # child trainings that ended in error or timeout
+    duplicates: int = 0  # proposals answered from the store (all invocations)
+    budget: int | None = None  # budget.max_evaluations (trainings)
+    seeds: int = 1  # trainings per function and rung
+    space_functions: int | None = None  # distinct functions of a small exhaustive space
     best: Candidate | None = None
-    stopped_by: str = ""  # budget | proposals | time | exhausted | interrupted | errors
+    stopped_by: str = ""  # budget | proposals | time | exhausted | interrupted | terminated
+    #                       | errors
     started: float = field(default_factory=time.monotonic)
 
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def finished(self) -> int:
+        """Functions finished, whatever their status (the bar's position)."""
+        return sum(self.functions.values())
+
+    @property
+    def total(self) -> int | None:
+        """Functions the search will finish (the bar's end), None when unknown: every
+        distinct function of a small exhaustive space, at most the budget's trained
+        functions plus the pre-screened ones (free); once the search ends by a rule that
+        finishes it (budget, exhausted, proposals), what it finished."""
+        if self.stopped_by in CLOSING and not self.pending:
+            return self.finished
+        by_budget = (None if self.budget is None
+                     else self.budget // self.seeds + self.functions.get("invalid", 0))
+        bounds = [n for n in (self.space_functions, by_budget) if n is not None]
+        return max(min(bounds), self.finished) if bounds else None
+
+    def read(self, store: Store) -> None:
+        """Refresh the counts from the store."""
+        functions = store.function_counts()
+        self.pending = functions.pop("pending", 0)
+        self.functions = functions
+        trainings = store.training_counts()
+        self.trained = sum(n for s, n in trainings.items() if s not in UNFINISHED)
+        self.failures = sum(trainings.get(s, 0) for s in FAILED)
+        self.duplicates = store.count_duplicates()
 
 
 def fidelity_key(task: dict) -> str:
@@ -125,18 +161,14 @@ class Runner:
         self.told = 0
         self.since_checkpoint = 0
         self.errors_in_row = 0
-        self.progress = Progress(budget=budget.max_evaluations)
+        self.progress = Progress(budget=budget.max_evaluations, seeds=len(self.seeds))
         self._restore()
 
     # -- resume ------------------------------------------------------------------------
 
     def _restore(self) -> None:
         """Pick up what the store holds: strategy state, awaited proposals, children out."""
-        counts = self.store.counts()
-        self.progress.trained = self.store.count_trained()
-        self.progress.failures = sum(counts.get(s, 0) for s in FAILED)
-        self.progress.invalid = len(self.store.candidates(status="invalid"))
-        self.progress.candidates = self.store.count_finished()
+        self.progress.read(self.store)
         top = self.store.top(1)
         self.progress.best = top[0] if top and top[0].status == "ok" else None
         checkpoint = self.store.latest_checkpoint()
@@ -151,7 +183,8 @@ class Runner:
                     answers.append((tokens, self._reward(candidate)))
                 else:
                     self.waiters.setdefault(candidate_id, []).append(tokens)
-        for evaluation in self.store.evaluations(status="running"):
+        unfinished = [e for status in UNFINISHED for e in self.store.evaluations(status=status)]
+        for evaluation in sorted(unfinished, key=lambda e: e.id):
             self.store.restart(evaluation.id)
             candidate = self.store.candidate(evaluation.candidate_id)
             assert candidate is not None
@@ -176,11 +209,15 @@ class Runner:
                 finished = self.backend.next_finished(timeout=self._time_left())
                 if finished is not None:
                     self._record(finished)
-        except KeyboardInterrupt:
-            self.progress.stopped_by = "interrupted"
+        except KeyboardInterrupt as stop:
+            self.progress.stopped_by = ("terminated" if isinstance(stop, Terminated)
+                                        else "interrupted")
         finally:
-            self.backend.shutdown()  # children still out stay `running`: a resume reruns them
+            self.backend.shutdown()
+            self.store.abandon_running()  # children cancelled or never started: rerun later
             self._checkpoint()
+            self.progress.read(self.store)
+            self.on_update(self.progress)
         return self.progress
 
     def _collect_done(self) -> None:
@@ -273,7 +310,6 @@ class Runner:
         seen = self.store.find(expr.canonical, fingerprint)
         if seen is not None:
             self.store.count_proposal(seen.id)
-            self.progress.duplicates += 1
             if seen.status == "pending":
                 self.waiters.setdefault(seen.id, []).append(tokens)
             else:
@@ -286,7 +322,6 @@ class Runner:
             candidate = self.store.add_scored(expr.canonical, expr.text, tokens, expr.fingerprint,
                                               self.fidelity, self.task.get("steps"),
                                               self.seeds[0], result, note=reason)
-            self.progress.invalid += 1
             self._finished_candidate(candidate)
             self._tell([(tokens, self._reward(candidate))])
             return
@@ -305,12 +340,10 @@ class Runner:
                              f"{self.store.run_dir}` (results so far are kept)")
         candidate = self.store.record_result(finished.job.evaluation_id, finished.result,
                                              finished.worker)
-        self.progress.trained += 1
         status = finished.result["status"]
-        if status in FAILED:
-            self.progress.failures += 1
         self.errors_in_row = self.errors_in_row + 1 if status == "error" else 0
         if candidate is None:
+            self.progress.read(self.store)
             self.on_update(self.progress)
         else:
             self._finished_candidate(candidate)  # promotions follow in the next _fill
@@ -329,8 +362,7 @@ class Runner:
 
     def _finished_candidate(self, candidate: Candidate) -> None:
         """A candidate finished a rung (the lowest: it is new)."""
-        if candidate.rung == 0:
-            self.progress.candidates += 1
+        self.progress.read(self.store)
         top = self.store.top(1)
         if top and top[0].status == "ok":
             self.progress.best = top[0]

@@ -16,7 +16,9 @@ Contract:
 * A candidate is a canonical expression (unique). Its evaluations are one row
   per (candidate, fidelity, seed) (unique): created ``running`` when submitted,
   moved to a final status exactly once by ``record_result`` (a second finish of
-  the same row is an error). Each evaluation belongs to a ``rung`` (0 unless
+  the same row is an error). A search that stops with children out (time limit,
+  Ctrl-C, SIGTERM, an abort) marks their rows ``abandoned``; a resume moves them
+  back to ``running`` and trains them again. Each evaluation belongs to a ``rung`` (0 unless
   successive halving promoted the candidate to a longer training). When the
   last evaluation of a rung finishes, the candidate takes that rung's status
   and reward (the mean over its seeds), in the same transaction, unless it
@@ -45,12 +47,14 @@ import torch
 from search.errors import UserError
 from search.rows import Candidate, Evaluation, real, text, to_float
 
-SCHEMA_VERSION = 3  # 2: rung columns; 3: fingerprints over three beta values (see _MIGRATIONS)
-READABLE_VERSIONS = (2, 3)  # read-only commands read these as they are (2: older fingerprints)
+SCHEMA_VERSION = 4  # 2: rung columns; 3: fingerprints over three beta values; 4: `abandoned`
+READABLE_VERSIONS = (2, 3, 4)  # read-only commands read these as they are (2: older fingerprints)
 DB_NAME = "search.db"
 LOCK_NAME = "search.lock"
+CONFIG_NAME = "config.yaml"  # the resolved config, beside the store (search.launch writes it)
 KEEP_CHECKPOINTS = 3
 FINAL = ("ok", "diverged", "invalid", "error", "timeout", "missing")
+UNFINISHED = ("running", "abandoned")  # abandoned: cancelled when a search stopped; rerun
 # Worst first: a candidate with several seeds takes the worst status among them.
 STATUS_ORDER = ("error", "timeout", "diverged", "invalid", "missing")
 
@@ -119,13 +123,18 @@ class Store:
         self._check_version()
 
     def _lock(self) -> None:
-        self._lock_file = open(self.run_dir / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            raise StoreError(f"{self.run_dir}: another actsearch process is writing this run; "
-                             "wait for it to end or stop it first") from None
+        path = self.run_dir / LOCK_NAME
+        while True:
+            self._lock_file = open(path, "a+")  # noqa: SIM115 (held open)
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock_file.close()
+                raise StoreError(f"{self.run_dir}: another actsearch process is writing this "
+                                 "run; wait for it to end or stop it first") from None
+            if _same_file(self._lock_file, path):
+                break
+            self._lock_file.close()  # its last writer removed it while we opened it: again
         self._lock_file.seek(0)
         self._lock_file.truncate()
         self._lock_file.write(str(os.getpid()))
@@ -161,11 +170,30 @@ class Store:
                          f"{SCHEMA_VERSION}; use the actsearch version that wrote it")
 
     def close(self) -> None:
+        """Close the database; a writer removes its lock file (while still holding it)."""
         self.db.close()
         if self._lock_file is not None:
+            (self.run_dir / LOCK_NAME).unlink(missing_ok=True)
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+
+    def writer_alive(self) -> bool:
+        """Whether a search is writing this run now: the lock file names a live process
+        of this machine (a search killed with SIGKILL leaves the file with a dead pid)."""
+        try:
+            pid = int((self.run_dir / LOCK_NAME).read_text().strip() or "0")
+        except (OSError, ValueError):
+            return False
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, another user's
+            return True
+        return True
 
     def __enter__(self) -> Store:
         return self
@@ -258,10 +286,18 @@ class Store:
                        (candidate_id,))
 
     def restart(self, evaluation_id: int) -> None:
-        """A ``running`` evaluation is submitted again (after a resume)."""
+        """A ``running`` or ``abandoned`` evaluation is submitted again (after a resume)."""
         with self.transaction("restart an evaluation") as db:
-            db.execute("UPDATE evaluations SET attempts = attempts + 1, started=? "
-                       "WHERE id=? AND status='running'", (time.time(), evaluation_id))
+            db.execute("UPDATE evaluations SET status='running', attempts = attempts + 1, "
+                       "started=? WHERE id=? AND status IN ('running', 'abandoned')",
+                       (time.time(), evaluation_id))
+
+    def abandon_running(self) -> int:
+        """The search stops with children out: mark them ``abandoned`` (a resume reruns
+        them); returns how many."""
+        with self.transaction("mark unfinished evaluations abandoned") as db:
+            return db.execute("UPDATE evaluations SET status='abandoned' "
+                              "WHERE status='running'").rowcount
 
     def record_result(self, evaluation_id: int, result: dict[str, Any], worker: str,
                       note: str = "") -> Candidate | None:
@@ -311,9 +347,9 @@ class Store:
 
     def count_trained(self, rung: int | None = None, running: bool = False) -> int:
         """Evaluations that took a child training (pre-screened ones excluded), at one rung
-        or (None) at all; ``running``: those still out count too."""
+        or (None) at all; ``running``: those still out (or abandoned) count too."""
         query = ("SELECT COUNT(*) FROM evaluations WHERE IFNULL(worker, '') != 'prescreen'"
-                 + ("" if running else " AND status != 'running'"))
+                 + ("" if running else " AND status NOT IN ('running', 'abandoned')"))
         args: tuple = ()
         if rung is not None:
             query, args = query + " AND rung=?", (rung,)
@@ -334,7 +370,7 @@ class Store:
         results = {}
         for cid, group in grouped.items():
             statuses = [r["status"] for r in group]
-            if "running" in statuses:
+            if any(s in UNFINISHED for s in statuses):
                 continue
             rewards = [float(r["reward_text"]) for r in group]
             status = next((s for s in STATUS_ORDER if s in statuses), "ok")
@@ -358,6 +394,22 @@ class Store:
         """Evaluations by status (``running`` included)."""
         rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status")
         return {r[0]: r[1] for r in rows}
+
+    def training_counts(self) -> dict[str, int]:
+        """Child trainings (pre-screened evaluations excluded) by status."""
+        rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations WHERE "
+                               "IFNULL(worker, '') != 'prescreen' GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
+    def function_counts(self) -> dict[str, int]:
+        """Candidates (distinct functions) by status; ``pending``: not all seeds finished."""
+        rows = self.db.execute("SELECT status, COUNT(*) FROM candidates GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
+    def count_duplicates(self) -> int:
+        """Proposals answered from the store: every proposal of a function after its first."""
+        return self.db.execute("SELECT IFNULL(SUM(proposals - 1), 0) "
+                               "FROM candidates").fetchone()[0]
 
     # -- strategy checkpoints ---------------------------------------------------------
 
@@ -407,7 +459,21 @@ def _refingerprint(db: sqlite3.Connection) -> None:
                    [(parse(row["text"]).fingerprint, row["id"]) for row in rows])
 
 
-_MIGRATIONS = {1: _add_rungs, 2: _refingerprint}
+def _allow_abandoned(db: sqlite3.Connection) -> None:
+    """3 -> 4: evaluations may be ``abandoned`` (cancelled when a search stopped). No row
+    changes (older stores hold none); the version keeps an older actsearch, which reruns
+    only ``running`` rows and would leave abandoned ones untrained, from resuming it."""
+
+
+_MIGRATIONS = {1: _add_rungs, 2: _refingerprint, 3: _allow_abandoned}
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    """Whether the open ``handle`` is still the file at ``path`` (not unlinked meanwhile)."""
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _insert(db: sqlite3.Connection, canonical: str, expr_text: str, tokens: Sequence[int],
@@ -453,7 +519,7 @@ def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], 
                            (evaluation_id,)).fetchone()
     rows = db.execute("SELECT status, reward_text, seconds FROM evaluations "
                       "WHERE candidate_id=? AND rung=?", (cid, rung)).fetchall()
-    if any(r["status"] == "running" for r in rows):
+    if any(r["status"] in UNFINISHED for r in rows):
         return None
     held = db.execute("SELECT rung, status FROM candidates WHERE id=?", (cid,)).fetchone()
     if held["status"] != "pending" and held["rung"] > rung:

@@ -9,12 +9,15 @@ files, so they work across Ray worker processes:
 * ``FAKE_TASK_STEPS_LOG``: each call of ``instant`` appends ``steps<TAB>expr<TAB>seed``;
 * ``FAKE_TASK_CRASH_ONCE``: the first call that finds this marker file missing
   creates it and kills its own process (``os._exit``), as a dying worker would.
+* ``FAKE_TASK_SIGTERM_AT``: ``sigterm_ray_style`` sends SIGTERM to its own process
+  when it is asked to train the expression named there.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 
 import torch
@@ -118,3 +121,16 @@ def mixed(expr_text: str, task: TaskConfig, seed: int = 0, device: str | None = 
     reward = result.reward + 0.01 * seed
     return Result(status="ok", reward=reward, val_accuracy=reward, step=task.steps,
                   curves=result.curves, seconds=1.5, expr=expr_text, seed=seed, info=result.info)
+
+
+def sigterm_ray_style(expr_text: str, task: TaskConfig, seed: int = 0,
+                      device: str | None = None) -> Result:
+    """SIGTERM to this process while training ``FAKE_TASK_SIGTERM_AT``; whatever the
+    handler raises comes out as a plain KeyboardInterrupt, as it does from ``ray.wait``."""
+    if expr_text == os.environ.get("FAKE_TASK_SIGTERM_AT"):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5.0)  # the handler runs here
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+    return instant(expr_text, task, seed, device)

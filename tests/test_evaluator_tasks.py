@@ -259,3 +259,11 @@ def test_fidelity_labels():
     assert fidelity_label(UserTask(name=DIGITS).to_dict()) == DIGITS
     table = {"name": "table", "path": "/data/runs/rewards.csv"}
     assert fidelity_label(table) == "table:rewards.csv"
+
+
+def test_user_task_reports_the_learned_beta_of_every_module_it_made():
+    """As the CIFAR task does, so `export` and `plot` find the trained beta."""
+    result = run_task(SWISH, user("echo", beta_init=0.25))
+    assert result.status == "ok", result.error
+    assert result.info["beta"] == [[0.25] * 7, [0.25]]  # echo makes a 7-channel and a 1-channel
+    assert "beta" not in run_task("x * sigmoid(x)", user("echo")).info

@@ -6,15 +6,21 @@ else calls ``search.cli.main`` in this process (faster, same code).
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from evaluator import Result
 from search.cli import main
+from search.store import Store
+from space import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh, sin], binary: [add, mul, max]}"
@@ -80,9 +86,16 @@ def test_top_table_and_json(run_dir, capsys):
     table = capsys.readouterr().out
     assert "| 1 |" in table and "`x * sigmoid(x)`" in table and "| 4 |" not in table
     assert main(["top", str(run_dir), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == 1 and shown["run_dir"] == str(run_dir)
+    rows = shown["rows"]
     assert rows[0]["function"] == "x * sigmoid(x)" and rows[0]["rank"] == 1
     assert [r["reward"] for r in rows] == sorted((r["reward"] for r in rows), reverse=True)
+    functions, trainings = shown["summary"]["functions"], shown["summary"]["trainings"]
+    assert functions["finished"] == sum(functions["by_status"].values()) == 35
+    assert functions["by_status"] == {"ok": 30, "invalid": 5} and functions["pending"] == 0
+    assert trainings["finished"] == 30 and trainings["running"] == trainings["abandoned"] == 0
+    assert shown["summary"]["seeds"] == 1 and shown["summary"]["search_running"] is False
 
 
 def test_show_by_id_and_by_any_spelling(run_dir, capsys):
@@ -189,3 +202,151 @@ def test_top_reports_diverged_functions_with_their_step(tmp_path, capsys):
     capsys.readouterr()
     assert main(["top", str(tmp_path / "run")]) == 0
     assert "| diverged (step 3) |" in capsys.readouterr().out
+
+
+def test_version_names_the_package_and_the_code():
+    done = actsearch("--version")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"actsearch \S+ \((git:\S+|actsearch \S+)\)\n", done.stdout), done.stdout
+
+
+def test_every_positional_argument_has_help():
+    from search.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [f"{name} {action.metavar or action.dest}"
+               for name, command in sub.choices.items() for action in command._actions
+               if not action.option_strings and not action.help]
+    assert missing == []
+    assert "as `actsearch run` printed it" in sub.choices["top"].format_help()
+
+
+@pytest.fixture(scope="module")
+def beta_run(tmp_path_factory) -> Path:
+    """A finished search over a space with beta; the fake child reports learned betas."""
+    root = tmp_path_factory.mktemp("beta")
+    config = root / "beta.yaml"
+    config.write_text("\n".join([
+        "space: {units: 1, unary: [identity, beta_mul, sigmoid, sin], binary: [mul, max]}",
+        "evaluate: tests.fake_tasks:instant", "backend: {kind: inline}",
+        "strategy: {name: exhaustive}"]))
+    assert main(["run", str(config), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def test_show_prints_rank_tokens_by_slot_curves_and_learned_beta(beta_run, capsys):
+    capsys.readouterr()
+    assert main(["show", str(beta_run), "beta * x * sigmoid(x)"]) == 0
+    out = capsys.readouterr().out
+    with Store(beta_run) as store:
+        ranked = [c.canonical for c in store.top(100)]
+        candidate = store.find(parse("beta * x * sigmoid(x)").canonical)
+    assert f"rank:        {ranked.index(candidate.canonical) + 1} of {len(ranked)}" in out
+    slots = "unit 0: input1=x input2=x unary1=beta_mul unary2=sigmoid binary=mul"
+    assert f"tokens:      {slots}   {list(candidate.tokens)}" in out
+    assert re.search(r"\n  val_accuracy: +\d\.\d{4} -> \d\.\d{4}  \S  \(step 10000, 1 point\)\n",
+                     out), out
+    assert "  beta site 1: mean 1.0000, min 0.5000, max 1.5000 (2 channels)" in out
+    assert "  beta site 2: mean 2.2500, min 2.0000, max 2.5000 (2 channels)" in out
+
+
+def test_sparkline_follows_the_curve():
+    from search.report import sparkline
+
+    assert sparkline([3.0, 2.0, 1.0, 0.0]) == "█▆▃▁"
+    assert sparkline([1.0, math.nan, 1.0]) == "▁×▁"
+    assert len(sparkline([float(i) for i in range(100)], width=10)) == 10
+
+
+def test_an_unevaluated_function_suggests_eval_with_the_runs_config(beta_run, capsys):
+    capsys.readouterr()
+    assert main(["show", str(beta_run), "relu(x)"]) == 2
+    err = capsys.readouterr().err
+    saved = beta_run / "config.yaml"
+    assert f"`actsearch eval 'relu(x)' --config {saved}`" in err
+    assert main(["eval", "x * sigmoid(x)", "--config", str(saved)]) == 0  # the run's fake task
+    assert "reward:    1.0000" in capsys.readouterr().out
+
+
+def _seeded_store(run_dir: Path, rewards: dict[str, list[float]]) -> None:
+    """A store written by hand: each function with one ok training per reward."""
+    seeds = list(range(max(len(r) for r in rewards.values())))
+    with Store(run_dir, writer=True) as store:
+        store.add_run("", json.dumps({"seeds": seeds}), "test", ["test"])
+        for text, values in rewards.items():
+            expr = parse(text)
+            _, jobs = store.add_candidate(expr.canonical, expr.text, [], expr.fingerprint,
+                                          "fid", 10, seeds[:len(values)])
+            for (eid, _), reward in zip(jobs, values):
+                store.record_result(eid, Result(status="ok", reward=reward).to_dict(), "w")
+
+
+def test_ties_are_marked_and_one_seed_is_said_not_to_rank(tmp_path, capsys):
+    _seeded_store(tmp_path, {"sin(x)": [0.9815], "tanh(x)": [0.9815], "x * x": [0.97],
+                             "relu(x)": [0.9815]})
+    assert main(["top", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    ranks = [line.split("|")[1].strip() for line in table.splitlines()
+             if line.startswith("| ") and "`" in line]
+    assert ranks == ["1=", "2=", "3=", "4"]
+    assert "a tie" in table and "One seed per function" in table
+    assert f"actsearch rerank {tmp_path} --seeds 3" in table
+    assert main(["top", str(tmp_path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [len(r["tied_with"]) for r in rows] == [2, 2, 2, 0]
+    assert main(["show", str(tmp_path), "tanh(x)"]) == 0
+    assert "(tied with id" in capsys.readouterr().out
+
+
+def test_several_seeds_give_the_runs_own_noise(tmp_path, capsys):
+    _seeded_store(tmp_path, {"sin(x)": [0.4, 0.6], "tanh(x)": [0.5, 0.5]})
+    assert main(["top", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    sigma = math.sqrt((0.02 + 0.0) / 2)  # pooled variance of (0.4, 0.6) and (0.5, 0.5)
+    assert f"σ = {sigma:.4f} per training (pooled over 2 functions)" in table
+    assert f"2·σ·√(2/2) = {2 * sigma:.4f}" in table
+    assert main(["top", str(tmp_path), "--json"]) == 0
+    noise = json.loads(capsys.readouterr().out)["summary"]["seed_noise"]
+    assert noise["functions"] == 2 and noise["std"] == pytest.approx(sigma)
+
+
+def test_top_counts_functions_and_trainings_apart(tmp_path, capsys):
+    """Three seeds: the summary's function counts are functions, its training counts are
+    trainings, each line says which (they used to be mixed in one sentence)."""
+    config = tmp_path / "seeds.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}",
+                                 "seeds: [0, 1, 2]", "budget: {max_evaluations: 12}"]))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["top", str(tmp_path / "run")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    with Store(tmp_path / "run") as store:
+        functions = store.function_counts()
+        invalid = functions.get("invalid", 0)
+    assert functions.get("ok") == 4
+    assert lines[0] == (f"functions:       {4 + invalid} finished (4 ok, {invalid} invalid)"
+                        if invalid else "functions:       4 finished (4 ok)")
+    assert lines[1] == "child trainings: 12 finished"
+
+
+def test_sigterm_seen_through_ray_is_still_a_termination(tmp_path, capsys, monkeypatch):
+    """Ray re-raises whatever the SIGTERM handler raised as a plain KeyboardInterrupt; the
+    search still ends as terminated (exit 143), its child abandoned, the handler restored."""
+    import signal
+
+    monkeypatch.setenv("FAKE_TASK_SIGTERM_AT", "x * sigmoid(x)")
+    config = tmp_path / "term.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:sigterm_ray_style",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}"]))
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 143
+    captured = capsys.readouterr()
+    assert "stopped (terminated by SIGTERM)" in captured.err
+    assert f"continue with: actsearch run --resume {tmp_path / 'run'}" in captured.out
+    assert signal.getsignal(signal.SIGTERM) is before
+    with Store(tmp_path / "run") as store:
+        abandoned = [store.candidate(e.candidate_id).text
+                     for e in store.evaluations(status="abandoned")]
+    assert "x * sigmoid(x)" in abandoned  # the child the signal cut short (and the queued)

@@ -93,3 +93,15 @@ def test_lists_become_tuples_and_overrides_are_checked():
     assert replace(config, "backend", workers=4).backend.workers == 4
     with pytest.raises(ConfigError, match=r"backend\.workers"):
         replace(config, "backend", workers=0)
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "quickstart_halving.yaml"])
+def test_the_demos_have_no_wall_clock_limit_and_a_budget_that_covers_their_space(name):
+    """A busy machine made the quickstart's old 3600 s limit cut it short: a demo's budget
+    is its space, so it finishes however slow its children are."""
+    from search.launch import build_space, space_functions
+
+    config = load_config(Path(__file__).resolve().parent.parent / "configs" / name)
+    assert config.budget.max_seconds is None
+    functions = space_functions(config, build_space(config))
+    assert functions is not None and functions <= config.budget.max_evaluations

@@ -80,3 +80,45 @@ def test_driver_killed_and_resumed_records_every_candidate_once(tmp_path, strate
         rerun = [e for e in store.evaluations() if e.id in running]
         assert all(e.status == "ok" and e.attempts == 2 for e in rerun)
         assert len(store.db.execute("SELECT * FROM runs").fetchall()) == 2
+
+
+def test_sigterm_stops_like_ctrl_c_checkpoints_and_resumes(tmp_path):
+    """SIGTERM (a scheduler's stop) to a real search: no traceback, exit 143, the children
+    out marked abandoned, a checkpoint, the resume command printed; the resume trains what
+    was abandoned and nothing twice."""
+    log = tmp_path / "trained.log"
+    env = {**os.environ, "FAKE_TASK_LOG": str(log), "FAKE_TASK_SECONDS": "0.3"}
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join([
+        SPACE, "evaluate: tests.fake_tasks:slow", "backend: {kind: inline, workers: 2}",
+        "strategy: {name: exhaustive}", "budget: {max_evaluations: 16, checkpoint_every: 100}"]))
+    run_dir = tmp_path / "run"
+    driver = _actsearch("run", str(config), "--out", str(run_dir), env=env)
+    deadline = time.monotonic() + 90
+    while _finished(run_dir / "search.db") < 3 and time.monotonic() < deadline:
+        assert driver.poll() is None, driver.communicate()
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGTERM)
+    out, err = driver.communicate(timeout=60)
+    assert driver.returncode == 143, err
+    assert "Traceback" not in err
+    assert "stopped (terminated by SIGTERM)" in err
+    assert f"continue with: actsearch run --resume {run_dir}" in out
+    assert not (run_dir / "search.lock").exists()
+    with Store(run_dir) as store:
+        assert store.evaluations(status="running") == []
+        abandoned = {e.id for e in store.evaluations(status="abandoned")}
+        assert abandoned
+        checkpoints = store.db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+    assert checkpoints == 1  # checkpoint_every is 100: this one was written on the way out
+
+    resumed = _actsearch("run", "--resume", str(run_dir), env={**env, "FAKE_TASK_SECONDS": "0"})
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    trained = Counter(line.split(" ", 1)[1] for line in log.read_text().splitlines())
+    with Store(run_dir) as store:
+        rerun = [e for e in store.evaluations() if e.id in abandoned]
+        assert all(e.status == "ok" and e.attempts == 2 for e in rerun)
+        assert store.count_trained() == 16
+    # the fake child logs after its wait, so a child cut short by the signal left no line
+    assert set(trained.values()) == {1} and sum(trained.values()) == 16

@@ -133,8 +133,8 @@ def test_a_broken_setup_stops_at_once_and_resume_reruns_the_child(tmp_path, log,
     with pytest.raises(RunAborted, match=r"could not run on .*DataError: cifar10 not found"):
         run_search(config, out=tmp_path / "run")
     with Store(tmp_path / "run") as store:  # nothing scored: the children are still to train
-        assert "error" not in store.counts()
-        waiting = {e.id for e in store.evaluations(status="running")}
+        assert "error" not in store.counts() and "running" not in store.counts()
+        waiting = {e.id for e in store.evaluations(status="abandoned")}
     assert waiting
     monkeypatch.setenv("FAKE_TASK_FIXED", "1")
     _, progress = run_search(None, resume=str(tmp_path / "run"))
@@ -217,3 +217,56 @@ def test_children_get_threads_from_num_cpus_and_an_absolute_data_dir(tmp_path, m
     config = config_from_text("backend: {num_cpus: 3}\ntask: {data_dir: data, threads: 1}")
     task = task_for_children(config)
     assert task["threads"] == 3 and task["data_dir"] == str(tmp_path / "data")
+
+
+def test_progress_counts_functions_like_top_and_ends_at_its_total(tmp_path, log):
+    """The bar's unit is the function: its position and counts by status equal what `top`
+    reads from the store at every update, and an exhaustive search ends at its total."""
+    from search.report import summary
+
+    run_dir = tmp_path / "run"
+    seen = []
+
+    def on_update(progress) -> None:
+        with Store(run_dir) as reader:  # what `actsearch top` would print now
+            counts = summary(reader)["functions"]
+        assert progress.functions == counts["by_status"]
+        assert progress.pending == counts["pending"]
+        assert progress.total is None or progress.finished <= progress.total
+        seen.append((progress.finished, progress.total))
+
+    config = _config(strategy="{name: exhaustive}")
+    _, progress = run_search(config, out=run_dir, on_update=on_update)
+    space = SearchSpace(1, ["identity", "neg", "sigmoid", "tanh", "sin", "exp"],
+                        ["add", "mul", "max", "sub"])
+    functions = sum(1 for _ in unique_functions(space))
+    assert seen[-1] == (functions, functions) and progress.functions["invalid"] > 0
+    assert {total for _, total in seen} == {functions}  # known from the start
+
+
+def test_a_time_stop_marks_abandoned_children_and_counts_survive_the_resume(
+        tmp_path, log, monkeypatch):
+    from search.report import summary_lines
+
+    monkeypatch.setenv("FAKE_TASK_SECONDS", "0.05")
+    config = _config("slow", strategy="{name: exhaustive}",
+                     budget="{max_seconds: 0.5, checkpoint_every: 3}")
+    run_dir, first = run_search(config, out=tmp_path / "run")
+    assert first.stopped_by == "time"
+    assert not (run_dir / "search.lock").exists()  # removed when the search ended
+    with Store(run_dir) as store:
+        assert store.evaluations(status="running") == []
+        abandoned = {e.id for e in store.evaluations(status="abandoned")}
+        lines = summary_lines(store)
+    assert abandoned, "the inline backend leaves its queued children unfinished"
+    assert "running" not in lines[1] and f"{len(abandoned)} abandoned" in lines[1]
+    starts = []
+    _, second = run_search(None, resume=str(run_dir),
+                           on_start=lambda d, c, p: starts.append(
+                               (p.finished, dict(p.functions), p.duplicates)))
+    assert starts[0] == (first.finished, first.functions, first.duplicates)  # from the store
+    assert second.duplicates >= first.duplicates and second.finished >= first.finished
+    with Store(run_dir) as store:
+        again = [e for e in store.evaluations() if e.id in abandoned]
+    assert all(e.status != "abandoned" and e.attempts == 2 for e in again)
+    assert set(_trained(log).values()) == {1}

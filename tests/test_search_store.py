@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from evaluator import Result
-from search.store import Store, StoreError
+from search.store import SCHEMA_VERSION, Store, StoreError
 from space import parse
 
 
@@ -132,7 +132,7 @@ def test_a_version_2_store_is_upgraded_in_place(tmp_path):
         assert {c.fingerprint for c in reader.candidates()} == {"old"}
     with Store(tmp_path, writer=True) as store:
         version = store.db.execute("SELECT value FROM meta WHERE key='schema_version'")
-        assert version.fetchone()[0] == "3"
+        assert version.fetchone()[0] == str(SCHEMA_VERSION)
         for candidate in store.candidates():
             assert candidate.fingerprint == parse(candidate.text).fingerprint
 
@@ -145,3 +145,50 @@ def test_a_version_1_store_is_refused_to_readers_with_the_upgrade_command(tmp_pa
     db.close()
     with pytest.raises(StoreError, match="run --resume"):
         Store(tmp_path)
+
+
+def test_a_version_3_store_is_upgraded_and_its_running_rows_are_kept(tmp_path):
+    """Schema 3 -> 4 (``abandoned`` evaluations) changes no row; an older actsearch (3)
+    would not rerun abandoned rows, so it is refused a version-4 store."""
+    with Store(tmp_path, writer=True) as store:
+        _, [(eid, _)] = _add(store)
+    db = sqlite3.connect(tmp_path / "search.db")
+    db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with Store(tmp_path, writer=True) as store:
+        version = store.db.execute("SELECT value FROM meta WHERE key='schema_version'")
+        assert version.fetchone()[0] == "4" == str(SCHEMA_VERSION)
+        assert [e.id for e in store.evaluations(status="running")] == [eid]
+
+
+def test_abandoned_evaluations_are_restarted_and_finish_once(tmp_path):
+    with Store(tmp_path, writer=True) as store:
+        cid, jobs = _add(store, seeds=(0, 1))
+        store.record_result(jobs[0][0], _result(reward=0.4), "w")
+        assert store.abandon_running() == 1
+        assert store.count_trained() == 1 and store.count_trained(running=True) == 2
+        assert store.rung_results(0) == {}  # an abandoned seed leaves the rung unfinished
+        assert store.candidate(cid).status == "pending"
+        with pytest.raises(StoreError, match="not running"):  # not finished while abandoned
+            store.record_result(jobs[1][0], _result(reward=0.6), "w")
+        store.restart(jobs[1][0])
+        (again,) = store.evaluations(status="running")
+        assert again.id == jobs[1][0] and again.attempts == 2
+        assert store.record_result(jobs[1][0], _result(reward=0.6), "w").reward == \
+            pytest.approx(0.5)
+
+
+def test_the_lock_file_is_removed_after_a_clean_close(tmp_path):
+    store = Store(tmp_path, writer=True)
+    assert (tmp_path / "search.lock").exists()
+    with Store(tmp_path) as reader:
+        assert reader.writer_alive()
+    store.close()
+    assert not (tmp_path / "search.lock").exists()
+    with Store(tmp_path) as reader:
+        assert not reader.writer_alive()
+    (tmp_path / "search.lock").write_text("999999999")  # what a SIGKILLed driver leaves
+    with Store(tmp_path) as reader:
+        assert not reader.writer_alive()
+    Store(tmp_path, writer=True).close()  # a stale lock file does not block a new writer
