@@ -126,9 +126,10 @@ class HillClimb:
 
 
 def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budget: int,
-            round_size: int, build=make_strategy) -> tuple[int | None, float, int, int]:
-    """(evaluations to reach the threshold or None, best score within budget, proposals,
-    samples). Functions the landscape answers for free (pre-screened) are no evaluation."""
+            round_size: int, build=make_strategy) -> tuple[int | None, float, float, float]:
+    """(evaluations to reach the threshold or None, best score within budget, proposals per
+    evaluation, samples per evaluation). Functions the landscape answers for free
+    (pre-screened) are no evaluation."""
     strategy = build(config, landscape.space)
     seen: dict[str, float] = {}  # function key -> recorded reward: the "store"
     hit, best, proposals, evaluations = None, 0.0, 0, 0
@@ -148,7 +149,8 @@ def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budg
                         hit = evaluations
             results.append((tokens, seen.get(key, landscape.reward(tokens, config.seed))))
         strategy.tell(results)
-    return hit, best, proposals, samples_of(strategy, proposals)
+    done = max(evaluations, 1)
+    return hit, best, proposals / done, samples_of(strategy, proposals) / done
 
 
 def samples_of(strategy, proposals: int) -> int:
@@ -315,8 +317,8 @@ def main(argv: list[str] | None = None) -> None:
                 random_median = median
             versus = f"{median / random_median:.2f}" if random_median else "–"
             best = statistics.median(run[1] for run in runs)
-            per_eval = statistics.median(run[2] / args.budget for run in runs)
-            drawn = statistics.median(run[3] / args.budget for run in runs)
+            per_eval = statistics.median(run[2] for run in runs)
+            drawn = statistics.median(run[3] for run in runs)
             found = sum(hit is not None for hit in hits)
             print(f"| {label} ({how}) | {landscape.name} | {threshold:.3f} | {name} | "
                   f"{len(runs)} | {median_text} | {iqr} | {versus} | {found}/{len(runs)} | "
