@@ -50,15 +50,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-
 from evaluator.config import DEVICES, strict_from_dict
-from evaluator.evaluate import resolve_device
-from evaluator.prescreen import screen
 from evaluator.result import Result
-from space import Expression, to_module
+from space import Expression
+from space.lazy import LazyModule
+
+# Imported on first use (space.lazy): the task class is read by the config loader, which
+# must not pay for torch; only running the task needs these.
+np = LazyModule("numpy", globals(), "np")
+torch = LazyModule("torch", globals(), "torch")
+nn = LazyModule("torch.nn", globals(), "nn")
 
 TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 RESERVED = ("fidelity", "seed", "device")  # keyword arguments the task passes itself
@@ -172,6 +173,9 @@ def import_function(target: str, what: str = "user task") -> UserFn:
 def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
                   device: str | None = None) -> Result:
     """Train the candidate ``expr_text`` with the user's function; never raises for its failure."""
+    from evaluator.evaluate import resolve_device
+    from evaluator.prescreen import screen
+
     function = import_function(task.name)  # raises: the setup, not the candidate
     start = time.perf_counter()
 
@@ -210,6 +214,8 @@ def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
 def _factory(expr: Expression, beta_init: float) -> Callable[..., nn.Module]:
     def activation(channels: int = 1) -> nn.Module:
         """A fresh module for the candidate with ``channels`` per-channel betas."""
+        from space import to_module
+
         return to_module(expr, num_parameters=channels, init=beta_init)
 
     return activation

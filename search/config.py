@@ -75,6 +75,8 @@ class BackendConfig:
     timeout_s: float | None = None  # hard wall-clock limit of one child; killed past it
     runtime_env: dict | None = None  # Ray runtime_env, e.g. {working_dir: .} ships your task's
     #   code to a cluster's workers (or {py_modules: [...]}, {pip: [...]}); see the README
+    dashboard: bool = False  # a local Ray starts its dashboard (needs ray[default]); off, a
+    #   killed driver leaves fewer processes behind. A cluster's own setting stands.
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from dataclasses import replace as dc_replace
 from importlib import metadata
 from pathlib import Path
 
-from controller import make_strategy
 from evaluator import DataError, TableTask, TaskConfig, UserTask, find_dataset_dir
 from evaluator.usertask import import_function
 from search.backends import Backend, InlineBackend, RayBackend
@@ -109,7 +108,7 @@ def make_backend(config: RunConfig, task: dict) -> Backend:
     return RayBackend(config.evaluate, task, address=backend.address, workers=backend.workers,
                       num_cpus=backend.num_cpus, num_gpus=backend.num_gpus,
                       max_retries=backend.max_retries, timeout_s=backend.timeout_s,
-                      runtime_env=backend.runtime_env)
+                      runtime_env=backend.runtime_env, dashboard=backend.dashboard)
 
 
 def new_run_dir(config: RunConfig, out: str | None) -> Path:
@@ -150,6 +149,8 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
     if workers is not None:
         config = replace(config, "backend", workers=workers)
     preflight(config)
+    from controller import make_strategy  # torch: after the checks, which fail without it
+
     space = build_space(config)
     strategy = make_strategy(config.strategy, space)
     task = task_for_children(config)

@@ -13,7 +13,7 @@ from typing import Any
 from search.errors import UserError
 from search.rows import Candidate
 from search.store import Store
-from space import export_source, parse
+from space import parse
 
 # Keys under which an evaluator may report learned beta values in Result.info.
 BETA_KEYS = ("beta", "learned_beta", "betas")
@@ -138,6 +138,8 @@ def learned_beta(store: Store, candidate: Candidate) -> Any:
 def export_file(store: Store, candidate: Candidate, path: str | Path,
                 beta_init: float = 1.0) -> str:
     """Write the standalone module file; returns a one-line note about beta values."""
+    from space import export_source  # torch: only this command needs it
+
     expr = parse(candidate.text)
     source = export_source(expr, init=beta_init)
     beta = learned_beta(store, candidate) if expr.uses_beta else None

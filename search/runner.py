@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from evaluator import Result, fidelity_label, prescreen, with_budget
+from evaluator import Result, fidelity_label, with_budget
 from search.backends import Backend, Finished, Job
 from search.config import RunConfig
 from search.errors import UserError
@@ -279,6 +279,8 @@ class Runner:
             else:
                 self._tell([(tokens, self._reward(seen))])
             return
+        from evaluator import prescreen  # torch: imported by the search, not by its readers
+
         reason = prescreen(expr, float(self.task.get("beta_init", 1.0)))
         if reason is not None:
             result = Result(status="invalid", reward=float(self.task["invalid_reward"]),

@@ -40,8 +40,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from search.errors import UserError
 from search.rows import Candidate, Evaluation, real, text, to_float
 
@@ -365,6 +363,8 @@ class Store:
                         outstanding: Sequence[tuple[Sequence[int], int]],
                         counters: dict[str, Any]) -> None:
         """The strategy's ``state_dict`` (torch.save bytes), keeping the last few."""
+        import torch  # here, not above: the commands that only read never load it
+
         buffer = io.BytesIO()
         torch.save(state, buffer)
         with self.transaction("save a strategy checkpoint") as db:
@@ -382,6 +382,8 @@ class Store:
         row = self.db.execute("SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:
             return None
+        import torch
+
         # Our own bytes, written by this store: full unpickling (numpy arrays, plain objects).
         state = torch.load(io.BytesIO(row["state"]), weights_only=False)
         outstanding = [(tuple(t), int(c)) for t, c in json.loads(row["outstanding"])]
