@@ -237,7 +237,7 @@ class RayBackend:
                 self.submit(job, (*retries, reason))
                 return None
             message = f"{what} on every attempt ({len(retries) + 1}): {_first_line(error)}"
-            return Finished(job, error_result(message, self.task), "ray", (*retries, reason))
+            return Finished(job, error_result(message, self.task), "ray", retries)
         except ray.exceptions.RayError as error:  # a task error outside the child
             return Finished(job, error_result(f"{type(error).__name__}: {_first_line(error)}",
                                               self.task), "ray", retries)

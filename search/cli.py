@@ -21,6 +21,7 @@ exit code 1; Ctrl-C in 130. Whatever was recorded before stays in the store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -52,6 +53,7 @@ def _line(error: BaseException) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
+    from tqdm.contrib import DummyTqdmFile
 
     from search.config import load_config
     from search.launch import run_search
@@ -61,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("give either a CONFIG file or --resume RUN_DIR")
     config = load_config(args.config) if args.config is not None else None
     bar: list[tqdm] = []
+    above_bar = contextlib.ExitStack()  # while the bar is drawn, others' prints go above it
 
     def on_start(run_dir: Path, config, progress) -> None:
         verb = "resuming" if args.resume else "writing"
@@ -70,6 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         total = progress.expected or progress.budget  # pre-screened functions finish early
         bar.append(tqdm(total=total, initial=progress.trained, unit="child",
                         desc="search", dynamic_ncols=True, file=sys.stderr))
+        # Ray prints its raylet's warnings (a worker died, ...) to stdout from a thread:
+        # through tqdm they go to the bar's stream, above the bar instead of across it
+        # (stdout keeps only the final result lines).
+        above_bar.enter_context(contextlib.redirect_stdout(DummyTqdmFile(sys.stderr)))
         on_update(progress)
 
     def on_update(progress) -> None:
@@ -93,6 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"actsearch: search aborted: {_line(error)}", file=sys.stderr)
         return EXIT_ABORTED
     finally:
+        above_bar.close()
         if bar:
             bar[0].close()
     best = progress.best

@@ -123,6 +123,8 @@ def show_text(store: Store, candidate: Candidate) -> str:
                      f"{_fmt(e.seconds, 1)} s on {e.worker or '-'}, attempts {e.attempts}")
         if e.error:
             lines.append(f"  error: {e.error}")
+        for reason in e.retries:
+            lines.append(f"  retried: {reason}")
     return "\n".join(lines)
 
 

@@ -81,6 +81,11 @@ class Evaluation:
     finished: float | None
     rung: int = 0
 
+    @property
+    def retries(self) -> list[str]:
+        """Why earlier attempts of this child ended (its worker died, ...), oldest first."""
+        return list(self.info.get("retries", []))
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Evaluation:
         return cls(row["id"], row["candidate_id"], row["fidelity"], row["steps"], row["seed"],

@@ -306,7 +306,7 @@ class Runner:
                              f"{finished.setup_error}; fix it, then `actsearch run --resume "
                              f"{self.store.run_dir}` (results so far are kept)")
         candidate = self.store.record_result(finished.job.evaluation_id, finished.result,
-                                             finished.worker)
+                                             finished.worker, retries=finished.retries)
         self.progress.trained += 1
         status = finished.result["status"]
         if status in FAILED:

@@ -21,6 +21,9 @@ Contract:
   last evaluation of a rung finishes, the candidate takes that rung's status
   and reward (the mean over its seeds), in the same transaction, unless it
   already holds a higher rung.
+* ``attempts`` counts submissions of an evaluation: a resume that reruns it
+  and a retry after its worker process died (``search.backends``) each add
+  one; the reason of each retry is kept in its ``info`` as ``"retries"``.
 * SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
   twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
   column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
@@ -262,10 +265,11 @@ class Store:
                        "WHERE id=? AND status='running'", (time.time(), evaluation_id))
 
     def record_result(self, evaluation_id: int, result: dict[str, Any], worker: str,
-                      note: str = "") -> Candidate | None:
-        """Finish one evaluation with a ``Result.to_dict()``; the candidate if now finished."""
+                      note: str = "", retries: Sequence[str] = ()) -> Candidate | None:
+        """Finish one evaluation with a ``Result.to_dict()``; the candidate if now finished.
+        ``retries``: why earlier attempts of this child ended (each one an attempt more)."""
         with self.transaction(f"record evaluation {evaluation_id}") as db:
-            return _finish(db, evaluation_id, result, worker, note)
+            return _finish(db, evaluation_id, result, worker, note, retries)
 
     # -- queries ------------------------------------------------------------------------
 
@@ -437,18 +441,21 @@ def _add_evaluations(db: sqlite3.Connection, candidate_id: int, fidelity: str,
 
 
 def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], worker: str,
-            note: str) -> Candidate | None:
+            note: str, retries: Sequence[str] = ()) -> Candidate | None:
     """Move a running evaluation to its final status; aggregate its rung when complete."""
     reward = to_float(result["reward"])
+    info = dict(result.get("info", {}))
+    if retries:
+        info["retries"] = list(retries)
     changed = db.execute(
         "UPDATE evaluations SET status=?, reward=?, reward_text=?, val_accuracy_text=?, "
-        "step=?, curves=?, info=?, seconds=?, worker=?, error=?, finished=? "
-        "WHERE id=? AND status='running'",
+        "step=?, curves=?, info=?, seconds=?, worker=?, error=?, finished=?, "
+        "attempts = attempts + ? WHERE id=? AND status='running'",
         (result["status"], real(reward), text(reward),
          text(to_float(result.get("val_accuracy"))), result.get("step"),
-         json.dumps(result.get("curves", {})), json.dumps(result.get("info", {})),
+         json.dumps(result.get("curves", {})), json.dumps(info),
          real(to_float(result.get("seconds", 0.0))), worker, result.get("error", ""),
-         time.time(), evaluation_id)).rowcount
+         time.time(), len(retries), evaluation_id)).rowcount
     if changed != 1:
         raise ValueError(f"evaluation {evaluation_id} is not running (finished twice?)")
     cid, rung = db.execute("SELECT candidate_id, rung FROM evaluations WHERE id=?",
