@@ -48,7 +48,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from evaluator.config import DEVICES, strict_from_dict
 from evaluator.result import Result
@@ -91,6 +91,12 @@ class UserTask:
     diverged_reward: float = 0.0  # the reward metric was NaN or infinite
     error_reward: float = 0.0  # unparseable text, an exception, a malformed return value
     invalid_reward: float = 0.0  # failed the pre-screen (non-finite, constant, linear)
+
+    # The range of each number, read by the search's config loader (search.ranges); the
+    # values inside fidelity and options are yours, passed on as they are.
+    RANGES: ClassVar[dict[str, str]] = {
+        "threads": "[1, 1024]", "beta_init": "[-100, 100]", "diverged_reward": "(-inf, inf)",
+        "error_reward": "(-inf, inf)", "invalid_reward": "(-inf, inf)"}
 
     def __post_init__(self) -> None:
         # Private copies: the frozen task must not change when the caller's dicts do.

@@ -111,6 +111,18 @@ def make_backend(config: RunConfig, task: dict) -> Backend:
                       runtime_env=backend.runtime_env, dashboard=backend.dashboard)
 
 
+def check_stop_rule(config: RunConfig) -> None:
+    """Refuse a new search that nothing would stop: no budget limit, a strategy that never
+    runs dry (all but exhaustive), and no ``budget.unlimited: true`` saying it is meant.
+    (A resumed run was accepted when it started and is not checked again.)"""
+    if config.budget.limited or config.budget.unlimited or config.strategy.name == "exhaustive":
+        return
+    raise LaunchError(f"budget: nothing stops this search (strategy {config.strategy.name!r} "
+                      "never runs dry and no limit is set); set budget.max_evaluations (e.g. "
+                      "500), max_seconds or max_proposals, or budget.unlimited: true to run "
+                      "until Ctrl-C")
+
+
 def new_run_dir(config: RunConfig, out: str | None) -> Path:
     """``--out`` or ``runs/<name>-<time>``; refuses a directory that already holds a search."""
     run_dir = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -143,6 +155,7 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
         config = saved_config(run_dir)
     else:
         assert config is not None
+        check_stop_rule(config)
         run_dir = new_run_dir(config, out)
     if address is not None:
         config = replace(config, "backend", address=address, kind="ray")

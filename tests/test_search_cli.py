@@ -64,7 +64,7 @@ def test_unknown_operator_is_one_line(tmp_path):
 
 def test_missing_data_set_is_one_line(tmp_path):
     config = tmp_path / "nodata.yaml"
-    config.write_text(f"task:\n  data_dir: {tmp_path / 'empty'}\n")
+    config.write_text(f"task:\n  data_dir: {tmp_path / 'empty'}\nbudget: {{max_evaluations: 5}}\n")
     _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run"),
                               env={"ACTSEARCH_DATA": str(tmp_path)}),
                     "cifar10 not found", "actsearch data cifar10")
@@ -165,7 +165,7 @@ def test_demo_runs_quickly(capsys):
 
 def test_gpu_request_on_a_cpu_machine_is_one_line(tmp_path):
     config = tmp_path / "gpu.yaml"
-    config.write_text("evaluate: tests.fake_tasks:instant\n"
+    config.write_text("evaluate: tests.fake_tasks:instant\nbudget: {max_evaluations: 5}\n"
                       "backend: {kind: ray, workers: 1, num_cpus: 1, num_gpus: 0.25}\n")
     _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run")),
                     "no Ray node can run a child needing 1 CPU and 0.25 GPU")
