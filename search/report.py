@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,17 @@ def top_json(store: Store, k: int) -> str:
     return json.dumps(rows, indent=2, allow_nan=False)
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest rowid: an id with more digits is no candidate's
+
+
 def find_candidate(store: Store, ref: str) -> Candidate:
-    """A candidate by id (digits) or by expression (any spelling of the same function)."""
-    if ref.strip().isdigit():
-        candidate = store.candidate(int(ref))
+    """A candidate by id (ASCII digits only: "²" or "٣" are not ids) or by expression (any
+    spelling of the same function)."""
+    digits = ref.strip()
+    if re.fullmatch(r"[0-9]+", digits):
+        too_long = len(digits.lstrip("0")) > len(str(MAX_ID))
+        candidate = None if too_long or int(digits) > MAX_ID else store.candidate(int(digits))
+        ref = ref if len(ref) <= 30 else f"{digits[:20]}... ({len(digits)} digits)"
         if candidate is None:
             raise ReportError(f"no candidate with id {ref} in {store.run_dir}; "
                               f"see `actsearch top {store.run_dir}`")
