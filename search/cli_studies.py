@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -71,12 +72,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     functions += [(parse(text).text, parse(text).text) for text in args.functions or []]
     models = None
     if args.models:
-        try:
-            models = [int(m.lower().removeprefix("resnet").strip("-"))
-                      for m in args.models.split(",")]
-        except ValueError:
-            raise UsageError(f"--models {args.models!r}: give depths like 20,56 or "
-                             "resnet20,resnet56") from None
+        depths = [m.strip().lower().removeprefix("resnet").strip("-")
+                  for m in args.models.split(",")]
+        if not all(re.fullmatch(r"[0-9]{1,4}", d) for d in depths):  # ASCII digits, < 10,000
+            raise UsageError(f"--models {args.models[:60]!r}: give depths like 20,56 or "
+                             "resnet20,resnet56")
+        models = [int(d) for d in depths]
     out = Path(args.out) if args.out else Path(args.run_dir) / "compare"
     return _run("compare", out, config, functions, args, models)
 

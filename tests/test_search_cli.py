@@ -238,7 +238,7 @@ def test_a_seed_that_does_not_fit_is_one_line_in_config_and_on_the_command_line(
     ("top", "{run}", "-k", "99999999999999999999"), ("top", "{run}", "-k", "٣"),
     ("top", "{run}", "-k", "9" * 5000), ("plot", "{run}", "-k", "-1", "-o", "p.png"),
     ("run", "--resume", "{run}", "--workers", "100000"), ("rerank", "{run}", "--seeds", "0"),
-    ("top",),
+    ("compare", "--functions", "x", "--models", "٢٠", "--out", "{run}/cmp"), ("top",),
 ], ids=lambda a: " ".join(x[:12] for x in a))
 def test_ids_and_numbers_that_do_not_fit_are_one_line(run_dir, args):
     done = actsearch(*[a.format(run=run_dir) for a in args])
