@@ -143,8 +143,12 @@ class RunLock:
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         self._created = not self.run_dir.exists()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.run_dir / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.run_dir / LOCK_NAME, "a+")  # noqa: SIM115 (held open)
+        except OSError as error:
+            raise StoreError(f"{self.run_dir}: cannot write the run directory "
+                             f"({error.strerror or error}); choose another --out") from None
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -273,3 +273,13 @@ def test_output_that_cannot_be_written_is_one_line(run_dir, tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and err.startswith("actsearch: error: -o "), err
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}"]))
+    (tmp_path / "a-file").write_text("")
+    assert main(["run", str(config), "--out", str(tmp_path / "a-file" / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot write the run directory" in err
