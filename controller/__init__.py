@@ -4,28 +4,39 @@
 random, regularized evolution, or the RNN controller trained by REINFORCE (the
 default) or PPO. All follow the ``Strategy`` protocol (ask, tell, state_dict,
 load_state_dict, exhausted) and see only the space's grammar.
+
+Every public name is imported from its module on first use (PEP 562), so the
+config loader reads ``StrategyConfig`` without importing torch.
 """
 
-from controller.base import Strategy
-from controller.config import NAMES, StrategyConfig
-from controller.evolution import RegularizedEvolution
-from controller.exhaustive import Exhaustive
-from controller.factory import make_strategy
-from controller.policy import Policy, Rollout, sample, score
-from controller.random_search import RandomSearch
-from controller.rl import RNNController
+import importlib
+from typing import Any
 
-__all__ = [
-    "NAMES",
-    "Exhaustive",
-    "Policy",
-    "RNNController",
-    "RandomSearch",
-    "RegularizedEvolution",
-    "Rollout",
-    "Strategy",
-    "StrategyConfig",
-    "make_strategy",
-    "sample",
-    "score",
-]
+_EXPORTS = {  # public name -> the module that defines it
+    "Strategy": "controller.base",
+    "NAMES": "controller.config",
+    "StrategyConfig": "controller.config",
+    "RegularizedEvolution": "controller.evolution",
+    "Exhaustive": "controller.exhaustive",
+    "make_strategy": "controller.factory",
+    "Policy": "controller.policy",
+    "Rollout": "controller.policy",
+    "sample": "controller.policy",
+    "score": "controller.policy",
+    "RandomSearch": "controller.random_search",
+    "RNNController": "controller.rl",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'controller' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

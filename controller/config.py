@@ -10,6 +10,7 @@ tuned on the no-training landscapes of ``benchmarks/strategy_efficiency.py``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution", "surrogate")
 ORDERS = ("enumeration", "predicted")
@@ -55,6 +56,15 @@ class StrategyConfig:
     # likelihood every update also maximises (controller/rl.py); 0: off. On benchmark seeds
     # 100-159, 1 or 4 (weight 0.3-1) needed ~10 % fewer evaluations than 0; within noise.
     elite_weight: float = 1.0  # weight of that term against the policy-gradient loss
+
+    # The range of each number, read by the config loader (search.ranges: "[a, b)" notation).
+    RANGES: ClassVar[dict[str, str]] = {
+        "seed": "[0, 4294967295]", "population_size": "[1, 100000]",
+        "sample_size": "[1, 100000]", "hidden_size": "[1, 4096]", "lr": "[0, 10]",
+        "batch_size": "[1, 10000]", "ema_decay": "[0, 1)", "entropy_weight": "[0, 100]",
+        "temperature": "(0, 100]", "tanh_constant": "(0, 100]",
+        "max_grad_norm": "(0, 1000000]", "ppo_clip": "(0, 1)", "ppo_epochs": "[1, 1000]",
+        "elite_size": "[0, 10000]", "elite_weight": "[0, 100]"}
 
     def __post_init__(self) -> None:
         if self.name not in NAMES:

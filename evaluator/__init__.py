@@ -8,62 +8,74 @@ Knows nothing of Ray, the results store or the search strategies.
 
 ``run_task`` is what a worker calls: it dispatches on the task's ``name`` to
 the built-in CIFAR ResNet task, a user's ``module:function`` or a reward table.
+
+Every public name is imported from its module on first use (PEP 562), so the
+config loader and the commands that only read results (``actsearch top``)
+import the task classes without paying for torch.
 """
 
-from evaluator.config import BUILTIN_TASKS, TaskConfig
-from evaluator.data import (
-    CIFAR10_MD5,
-    CIFAR10_URL,
-    CIFAR100_MD5,
-    CIFAR100_URL,
-    DataError,
-    Dataset,
-    default_root,
-    download_cifar10,
-    download_cifar100,
-    download_dataset,
-    find_dataset_dir,
-    install_archive,
-    load_dataset,
-)
-from evaluator.evaluate import activation_factory, evaluate, resolve_device
-from evaluator.models import CifarResNet, resnet
-from evaluator.prescreen import prescreen
-from evaluator.result import STATUSES, Result
-from evaluator.table import RewardTable, TableError, TableTask
-from evaluator.tasks import fidelity_label, run_task, task_class, with_budget
-from evaluator.usertask import UserTask
+import importlib
+import sys
+import types
+from typing import Any
 
-__all__ = [
-    "BUILTIN_TASKS",
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "CIFAR100_MD5",
-    "CIFAR100_URL",
-    "STATUSES",
-    "CifarResNet",
-    "DataError",
-    "Dataset",
-    "Result",
-    "RewardTable",
-    "TableError",
-    "TableTask",
-    "TaskConfig",
-    "UserTask",
-    "activation_factory",
-    "default_root",
-    "download_cifar10",
-    "download_cifar100",
-    "download_dataset",
-    "evaluate",
-    "fidelity_label",
-    "find_dataset_dir",
-    "install_archive",
-    "load_dataset",
-    "prescreen",
-    "resnet",
-    "resolve_device",
-    "run_task",
-    "task_class",
-    "with_budget",
-]
+_EXPORTS = {  # public name -> the module that defines it
+    "BUILTIN_TASKS": "evaluator.config",
+    "TaskConfig": "evaluator.config",
+    "CIFAR10_MD5": "evaluator.data",
+    "CIFAR10_URL": "evaluator.data",
+    "CIFAR100_MD5": "evaluator.data",
+    "CIFAR100_URL": "evaluator.data",
+    "DataError": "evaluator.data",
+    "Dataset": "evaluator.data",
+    "default_root": "evaluator.data",
+    "download_cifar10": "evaluator.data",
+    "download_cifar100": "evaluator.data",
+    "download_dataset": "evaluator.data",
+    "find_dataset_dir": "evaluator.data",
+    "install_archive": "evaluator.data",
+    "load_dataset": "evaluator.data",
+    "activation_factory": "evaluator.evaluate",
+    "evaluate": "evaluator.evaluate",
+    "resolve_device": "evaluator.evaluate",
+    "CifarResNet": "evaluator.models",
+    "resnet": "evaluator.models",
+    "prescreen": "evaluator.prescreen",
+    "STATUSES": "evaluator.result",
+    "Result": "evaluator.result",
+    "RewardTable": "evaluator.table",
+    "TableError": "evaluator.table",
+    "TableTask": "evaluator.table",
+    "fidelity_label": "evaluator.tasks",
+    "run_task": "evaluator.tasks",
+    "task_class": "evaluator.tasks",
+    "with_budget": "evaluator.tasks",
+    "UserTask": "evaluator.usertask",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evaluator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``evaluator.evaluate`` and ``evaluator.prescreen`` are functions named like their
+    modules; importing such a module must not put the module where the function is."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -13,7 +13,7 @@ The fidelity knobs (``steps``, ``batch_size``, ``image_size``,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 DATASETS = ("cifar10", "cifar100")
 BUILTIN_TASKS = {"cifar10-resnet": "cifar10", "cifar100-resnet": "cifar100"}  # name -> dataset
@@ -77,6 +77,21 @@ class TaskConfig:
     invalid_reward: float = 0.0  # failed the pre-screen (non-finite, constant, linear)
     error_reward: float = 0.0  # unparseable text or an exception inside the child
     timeout_reward: float = 0.0  # ran past time_limit_s
+
+    # The range of each number, read by the search's config loader (search.ranges: "[a, b)"
+    # notation; "(-inf, inf)" is any finite number). __post_init__ keeps its own checks.
+    RANGES: ClassVar[dict[str, str]] = {
+        "validation_size": "[0, 49999]", "split_seed": "[0, 4294967295]",
+        "train_subset": "[1, 50000]", "image_size": "[4, 256]", "depth": "[8, 1202]",
+        "width": "[1, 256]", "beta_init": "[-100, 100]", "steps": "[1, 10000000]",
+        "batch_size": "[1, 50000]", "lr": "(0, 100]", "warmup_fraction": "[0, 1)",
+        "min_lr_fraction": "[0, 1]", "momentum": "[0, 1)", "weight_decay": "[0, 1)",
+        "label_smoothing": "[0, 1)", "eval_batch_size": "[1, 50000]",
+        "eval_every": "[0, 10000000]", "log_every": "[1, 10000000]", "threads": "[1, 1024]",
+        "time_limit_s": "(0, 31536000]", "compile_cost_s": "[0, 86400]",
+        "compile_gain": "[0, 1]", "diverged_reward": "(-inf, inf)",
+        "invalid_reward": "(-inf, inf)", "error_reward": "(-inf, inf)",
+        "timeout_reward": "(-inf, inf)"}
 
     def __post_init__(self) -> None:
         by_name = BUILTIN_TASKS.get(self.name) if self.name is not None else None

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
+from space.lazy import LazyModule
+
+np = LazyModule("numpy", globals(), "np")  # imported on first use: DataError is read without it
 
 ENV_VAR = "ACTSEARCH_DATA"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"

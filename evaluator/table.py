@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evaluator.config import strict_from_dict
 from evaluator.result import Result
@@ -57,6 +57,11 @@ class TableTask:
     diverged_reward: float = 0.0  # a row whose reward is NaN or infinite
     error_reward: float = 0.0  # candidate text that does not parse
     invalid_reward: float = 0.0  # what a pre-screen before the table scores (the runner's)
+
+    # The range of each number, read by the search's config loader (search.ranges).
+    RANGES: ClassVar[dict[str, str]] = {
+        "missing_reward": "(-inf, inf)", "diverged_reward": "(-inf, inf)",
+        "error_reward": "(-inf, inf)", "invalid_reward": "(-inf, inf)"}
 
     def __post_init__(self) -> None:
         problems = []

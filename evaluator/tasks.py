@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from evaluator.config import BUILTIN_TASKS, TaskConfig
-from evaluator.evaluate import evaluate
 from evaluator.result import Result
 from evaluator.table import TableTask, run_table_task
 from evaluator.usertask import UserTask, is_target, run_user_task
@@ -73,6 +72,8 @@ def run_task(expr_text: str, task: dict[str, Any] | TaskConfig | UserTask | Tabl
         return run_table_task(expr_text, typed, seed)
     if isinstance(typed, UserTask):
         return run_user_task(expr_text, typed, seed, device)
+    from evaluator.evaluate import evaluate  # torch: imported where children train
+
     return evaluate(expr_text, typed, seed, device)
 
 

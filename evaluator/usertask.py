@@ -51,17 +51,18 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
+from typing import Any, ClassVar
 
 from evaluator.config import DEVICES, strict_from_dict
-from evaluator.evaluate import learned_parameters, resolve_device
-from evaluator.prescreen import screen
 from evaluator.result import Result
-from space import Expression, to_module
+from space import Expression
+from space.lazy import LazyModule
+
+# Imported on first use (space.lazy): the task class is read by the config loader, which
+# must not pay for torch; only running the task needs these.
+np = LazyModule("numpy", globals(), "np")
+torch = LazyModule("torch", globals(), "torch")
+nn = LazyModule("torch.nn", globals(), "nn")
 
 TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 RESERVED = ("fidelity", "seed", "device")  # keyword arguments the task passes itself
@@ -93,6 +94,12 @@ class UserTask:
     diverged_reward: float = 0.0  # the reward metric was NaN or infinite
     error_reward: float = 0.0  # unparseable text, an exception, a malformed return value
     invalid_reward: float = 0.0  # failed the pre-screen (non-finite, constant, linear)
+
+    # The range of each number, read by the search's config loader (search.ranges); the
+    # values inside fidelity and options are yours, passed on as they are.
+    RANGES: ClassVar[dict[str, str]] = {
+        "threads": "[1, 1024]", "beta_init": "[-100, 100]", "diverged_reward": "(-inf, inf)",
+        "error_reward": "(-inf, inf)", "invalid_reward": "(-inf, inf)"}
 
     def __post_init__(self) -> None:
         # Private copies: the frozen task must not change when the caller's dicts do.
@@ -175,6 +182,9 @@ def import_function(target: str, what: str = "user task") -> UserFn:
 def run_user_task(expr_text: str, task: UserTask, seed: int = 0,
                   device: str | None = None) -> Result:
     """Train the candidate ``expr_text`` with the user's function; never raises for its failure."""
+    from evaluator.evaluate import learned_parameters, resolve_device
+    from evaluator.prescreen import screen
+
     function = import_function(task.name)  # raises: the setup, not the candidate
     start = time.perf_counter()
 
@@ -217,6 +227,8 @@ def _factory(expr: Expression, beta_init: float,
              made: list[nn.Module]) -> Callable[..., nn.Module]:
     def activation(channels: int = 1) -> nn.Module:
         """A fresh module for the candidate with ``channels`` per-channel betas."""
+        from space import to_module
+
         module = to_module(expr, num_parameters=channels, init=beta_init)
         made.append(module)
         return module

@@ -7,12 +7,16 @@ handle, ``next_finished()`` blocks until some child is done and returns it
 no queue of its own beyond the handles it returned.
 
 Ray is the distributed engine (no home-made pools, queues or sockets): each
-child is one call of the module-level remote function ``ray_child`` with
-plain data, results are streamed with ``ray.wait(num_returns=1)``. A worker
-process that dies is an infrastructure failure, retried by Ray itself
-(``max_retries``); an exception of the candidate's own is caught inside the
-child (``search.child.run_child``) and comes back as an ``error`` result,
-which is recorded and never retried. ``timeout_s`` is a hard wall-clock limit:
+child is one call of ``search.ray_worker.ray_child`` as a Ray task with plain data,
+results are streamed with ``ray.wait(num_returns=1)``. Ray is imported when a
+``RayBackend`` is made, never by the commands that only read results. A worker
+process that dies (or its node, or Ray's memory monitor killing it) is an
+infrastructure failure: the backend submits the child again, up to
+``max_retries`` times, and the ``Finished`` record carries why each earlier
+attempt ended, so the store keeps the trace (Ray's own silent retries are off).
+An exception of the candidate's own is caught inside the child
+(``search.child.run_child``) and comes back as an ``error`` result, which is
+recorded and never retried. ``timeout_s`` is a hard wall-clock limit:
 ``ray.wait`` wakes at the nearest deadline and the overdue task is killed.
 """
 
@@ -23,13 +27,14 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
-
-import ray
-import ray.exceptions
 
 from search.child import SETUP_ERROR, error_result, run_child
 from search.errors import UserError
+from space.lazy import LazyModule
+
+ray = LazyModule("ray", globals(), "ray")  # imported when a RayBackend is made
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,7 @@ class Finished:
     job: Job
     result: dict[str, Any]
     worker: str
+    retries: tuple[str, ...] = ()  # why each earlier attempt ended (its worker died, ...)
 
     @property
     def setup_error(self) -> str | None:
@@ -112,14 +118,21 @@ class InlineBackend:
 # -- Ray ---------------------------------------------------------------------------
 
 
-@ray.remote
-def ray_child(target: str, expr_text: str, task: dict[str, Any], seed: int,
-              device: str | None) -> tuple[dict[str, Any], str]:
-    """One child on a Ray worker: plain data in, plain data out."""
-    import torch
+@cache
+def remote_child() -> Any:
+    """``search.ray_worker.ray_child`` as a Ray remote function (made once, when a
+    ``RayBackend`` is first made)."""
+    from search.ray_worker import ray_child
 
-    torch.set_num_threads(max(1, int(task.get("threads", 1))))
-    return run_child(target, expr_text, task, seed, device)
+    return ray.remote(ray_child)
+
+
+def _infrastructure_failures() -> dict[type, str]:
+    """Ray's errors for a child whose process or node died: retried, with the reason."""
+    errors = ray.exceptions
+    return {errors.WorkerCrashedError: "the worker process died",
+            errors.NodeDiedError: "the node running it died",
+            errors.OutOfMemoryError: "killed by Ray for lack of memory"}
 
 
 class RayBackend:
@@ -128,33 +141,31 @@ class RayBackend:
     def __init__(self, target: str, task: dict[str, Any], *, address: str | None = None,
                  workers: int = 2, num_cpus: float = 1.0, num_gpus: float = 0.0,
                  max_retries: int = 2, timeout_s: float | None = None,
-                 device: str | None = None, runtime_env: dict | None = None) -> None:
+                 device: str | None = None, runtime_env: dict | None = None,
+                 dashboard: bool = False) -> None:
         self.target, self.task, self.device = target, task, device
         self.num_cpus, self.num_gpus, self.timeout_s = num_cpus, num_gpus, timeout_s
+        self.max_retries = max_retries
         self._owns_ray = False
-        self._out: dict[ray.ObjectRef, tuple[Job, float]] = {}  # ref -> (job, deadline)
+        # ref -> (job, deadline, why its earlier attempts ended)
+        self._out: dict[ray.ObjectRef, tuple[Job, float, tuple[str, ...]]] = {}
         if not ray.is_initialized():
-            self._init(address, workers, num_cpus, runtime_env)
+            self._init(address, workers, num_cpus, runtime_env, dashboard)
         try:
             self._check_resources()
         except BackendError:
             self.shutdown()
             raise
-        self._remote = ray_child.options(num_cpus=num_cpus, num_gpus=num_gpus,
-                                         max_retries=max_retries, retry_exceptions=False)
+        # Ray does not retry on its own: this backend does, so each retry is recorded.
+        self._remote = remote_child().options(num_cpus=num_cpus, num_gpus=num_gpus,
+                                              max_retries=0, retry_exceptions=False)
 
     def _init(self, address: str | None, workers: int, num_cpus: float,
-              runtime_env: dict | None) -> None:
+              runtime_env: dict | None, dashboard: bool) -> None:
         """``runtime_env`` (Ray's: working_dir, py_modules, pip, env_vars) is how a user
         task's code reaches a cluster's workers; local workers start in this directory."""
         try:
-            if address is None:  # a local instance sized for the children, ours to shut down
-                ray.init(num_cpus=max(1, math.ceil(workers * num_cpus)), include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.ERROR,
-                         runtime_env=runtime_env)
-            else:  # "auto" or "ray://host:port": join a running cluster, its settings stand
-                ray.init(address=address, logging_level=logging.WARNING,
-                         runtime_env=runtime_env)
+            ray.init(**init_options(address, workers, num_cpus, runtime_env, dashboard))
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = "start a local Ray" if address is None else f"join the Ray cluster {address!r}"
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
@@ -176,11 +187,12 @@ class RayBackend:
         raise BackendError(f"no Ray node can run a child needing {self.num_cpus:g} CPU and "
                            f"{self.num_gpus:g} GPU (nodes: {seen or 'none'}); {hint}")
 
-    def submit(self, job: Job) -> ray.ObjectRef:
+    def submit(self, job: Job, retries: tuple[str, ...] = ()) -> ray.ObjectRef:
+        """Start one attempt of ``job``; ``retries``: why its earlier attempts ended."""
         ref = self._remote.remote(self.target, job.expr_text, job.task or self.task, job.seed,
                                   self.device)
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else math.inf
-        self._out[ref] = (job, deadline)
+        self._out[ref] = (job, deadline, retries)
         return ref
 
     @property
@@ -192,36 +204,44 @@ class RayBackend:
         ``timeout_s`` is killed and comes back as a ``timeout`` result."""
         give_up = math.inf if timeout is None else time.monotonic() + timeout
         while True:
-            nearest = min(min(deadline for _, deadline in self._out.values()), give_up)
+            nearest = min(min(deadline for _, deadline, _ in self._out.values()), give_up)
             wait = None if nearest == math.inf else max(0.0, nearest - time.monotonic())
             ready, _ = ray.wait(list(self._out), num_returns=1, timeout=wait)
             if ready:
-                return self._collect(ready[0])
+                finished = self._collect(ready[0])
+                if finished is not None:
+                    return finished
+                continue  # its worker died: submitted again
             now = time.monotonic()
-            for ref, (job, deadline) in list(self._out.items()):
+            for ref, (job, deadline, retries) in list(self._out.items()):
                 if deadline <= now:
                     ray.cancel(ref, force=True)
                     del self._out[ref]
                     message = f"killed after the backend's timeout_s={self.timeout_s:g} s"
                     return Finished(job, error_result(message, self.task, self.timeout_s or 0.0,
-                                                      status="timeout"), "ray")
+                                                      status="timeout"), "ray", retries)
             if now >= give_up:
                 return None
 
-    def _collect(self, ref: ray.ObjectRef) -> Finished:
-        job, _ = self._out.pop(ref)
+    def _collect(self, ref: ray.ObjectRef) -> Finished | None:
+        """The finished child of ``ref``; None if its worker died and it was resubmitted."""
+        job, _, retries = self._out.pop(ref)
+        failures = _infrastructure_failures()
         try:
             result, worker = ray.get(ref)
-        except ray.exceptions.WorkerCrashedError as error:
-            message = f"the worker process died on every attempt: {_first_line(error)}"
-            return Finished(job, error_result(message, self.task), "ray")
-        except ray.exceptions.OutOfMemoryError as error:
-            message = f"killed by Ray for lack of memory: {_first_line(error)}"
-            return Finished(job, error_result(message, self.task), "ray")
-        except ray.exceptions.RayError as error:  # node lost, task error outside the child
+        except tuple(failures) as error:
+            what = next(text for kind, text in failures.items() if isinstance(error, kind))
+            reason = f"attempt {len(retries) + 1}: {what} ({type(error).__name__})"
+            log.info("evaluation %d: %s", job.evaluation_id, reason)
+            if len(retries) < self.max_retries:
+                self.submit(job, (*retries, reason))
+                return None
+            message = f"{what} on every attempt ({len(retries) + 1}): {_first_line(error)}"
+            return Finished(job, error_result(message, self.task), "ray", retries)
+        except ray.exceptions.RayError as error:  # a task error outside the child
             return Finished(job, error_result(f"{type(error).__name__}: {_first_line(error)}",
-                                              self.task), "ray")
-        return Finished(job, result, worker)
+                                              self.task), "ray", retries)
+        return Finished(job, result, worker, retries)
 
     def shutdown(self) -> None:
         """Cancel what is still out; stop Ray if this backend started it.
@@ -236,6 +256,18 @@ class RayBackend:
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
+
+
+def init_options(address: str | None, workers: int, num_cpus: float,
+                 runtime_env: dict | None, dashboard: bool = False) -> dict[str, Any]:
+    """``ray.init``'s arguments. A local Ray is sized for the children, keeps the workers'
+    output off this terminal and starts without the dashboard unless ``dashboard`` (so a
+    killed driver leaves fewer processes behind); a cluster's own settings stand."""
+    if address is None:
+        return {"num_cpus": max(1, math.ceil(workers * num_cpus)), "include_dashboard": dashboard,
+                "log_to_driver": False, "logging_level": logging.ERROR,
+                "runtime_env": runtime_env}
+    return {"address": address, "logging_level": logging.WARNING, "runtime_env": runtime_env}
 
 
 def _have(node: dict, resource: str) -> float:

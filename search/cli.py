@@ -16,23 +16,32 @@
     actsearch --version
 
 A mistake the user can fix (a malformed config, an unknown operator, a
-missing data set, a bad expression, a wrong run directory) ends in one line
-on stderr and exit code 2; an aborted search (children failing in a row) in
-exit code 1; Ctrl-C in 130; SIGTERM (a scheduler's stop) in 143, after the
-search stopped as for Ctrl-C. Whatever was recorded before stays in the store.
+missing data set, a bad expression, a wrong run directory, a number out of its
+range, a damaged store) ends in one line on stderr and exit code 2, argument
+errors included; an aborted search (children failing in a row) in exit code 1;
+Ctrl-C in 130; SIGTERM (a scheduler's stop) in 143, after the search stopped as
+for Ctrl-C. Whatever was recorded before stays in the store. ``-o FILE``
+creates FILE's folder when it is missing (as ``mkdir -p`` would).
+
+This module imports only what parsing the arguments needs; each command
+imports its own machinery, so ``--help`` and the commands that read a store
+never load torch or Ray.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import re
 import shutil
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from evaluator import DataError
 from search.cli_studies import add_study_commands
@@ -56,6 +65,60 @@ STOP_REASONS = {
 def _line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text or type(error).__name__
+
+
+# -- numbers and files given on the command line ----------------------------------------
+
+COUNT_MAX = 1_000_000  # -k, --rank, --workers, --seeds, ...: sane upper bound of a count
+SEED_MAX = 2**32 - 1  # what numpy's legacy seeding takes (the config's seed range too)
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number written in ASCII digits, from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        digits = text.strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", digits):
+            raise argparse.ArgumentTypeError(f"expected a whole number (digits 0-9), got "
+                                             f"{_shown(text)}")
+        if len(digits.lstrip("+-").lstrip("0")) > len(str(high)) or not \
+                low <= int(digits) <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, got "
+                                             f"{_shown(text)}")
+        return int(digits)
+    parse.__name__ = "integer"
+    return parse
+
+
+def _shown(text: str, limit: int = 30) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def output_file(path: str) -> Path:
+    """Where ``-o`` writes: the folder is created when missing; a folder or a folder that
+    cannot be made is one line."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(f"-o {path}: is a folder; give a file name inside it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"-o {path}: cannot create the folder {target.parent} "
+                         f"({error.strerror or error})") from None
+    return target
+
+
+def _not_written(path: str, error: Exception) -> UsageError:
+    why = getattr(error, "strerror", None) or " ".join(str(error).split())
+    return UsageError(f"-o {path}: cannot write it ({why})")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the command line's one-line errors (exit 2), pointing at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "" for actsearch itself
+        self.exit(EXIT_USER, f"actsearch: error: {command + ': ' if command else ''}"
+                             f"{' '.join(message.split())} (see `{self.prog} --help`)\n")
 
 
 # -- run ------------------------------------------------------------------------------
@@ -118,6 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """``cmd_run`` with SIGTERM handled: the search, its progress bar, its last lines."""
     from tqdm import tqdm
+    from tqdm.contrib import DummyTqdmFile
 
     from search.config import load_config
     from search.launch import run_search
@@ -126,6 +190,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config) if args.config is not None else None
     bar: list[tqdm] = []
+    above_bar = contextlib.ExitStack()  # while the bar is drawn, others' prints go above it
 
     def on_start(run_dir: Path, config, progress) -> None:
         stop_on_sigterm()  # again: starting Ray installed its own handler
@@ -136,6 +201,10 @@ def _run(args: argparse.Namespace) -> int:
               "(trained, or rejected by the pre-screen)", file=sys.stderr)
         bar.append(tqdm(total=progress.total, initial=progress.finished, unit="function",
                         desc="functions", dynamic_ncols=True, file=sys.stderr))
+        # Ray prints its raylet's warnings (a worker died, ...) to stdout from a thread:
+        # through tqdm they go to the bar's stream, above the bar instead of across it
+        # (stdout keeps only the final result lines).
+        above_bar.enter_context(contextlib.redirect_stdout(DummyTqdmFile(sys.stderr)))
         on_update(progress)
 
     def on_update(progress) -> None:
@@ -156,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"actsearch: search aborted: {_line(error)}", file=sys.stderr)
         return EXIT_ABORTED
     finally:
+        above_bar.close()
         if bar:
             bar[0].close()
     if progress.stopped_by == "interrupted" and SIGTERM_RECEIVED.is_set():
@@ -203,8 +273,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import json
-
     from search.report import by_rank, export_file, find_candidate
     from search.store import Store
 
@@ -212,9 +280,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give a candidate ID (or expression) or --rank N, not both")
     with Store(args.run_dir) as store:
         candidate = by_rank(store, args.rank) if args.rank else find_candidate(store, args.ref)
-        row = store.first_run()
-        beta_init = json.loads(row["config_json"])["task"].get("beta_init", 1.0) if row else 1.0
-        note = export_file(store, candidate, args.output, beta_init=beta_init)
+        saved = store.config() or {}
+        beta_init = saved.get("task", {}).get("beta_init", 1.0)
+        target = output_file(args.output)
+        try:
+            note = export_file(store, candidate, target, beta_init=beta_init)
+        except OSError as error:
+            raise _not_written(args.output, error) from None
     print(f"wrote {args.output}: {candidate.text} (reward {candidate.reward:.4f}); {note}")
     return 0
 
@@ -224,7 +296,11 @@ def cmd_export_table(args: argparse.Namespace) -> int:
     from search.table_export import write_table
 
     with Store(args.run_dir) as store:
-        written, left_out = write_table(store, args.output)
+        target = output_file(args.output)
+        try:
+            written, left_out = write_table(store, target)
+        except OSError as error:
+            raise _not_written(args.output, error) from None
     skipped = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
     print(f"wrote {args.output}: {written} functions (ok and diverged)"
           + (f"; left out {skipped}" if skipped else "")
@@ -237,7 +313,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from search.store import Store
 
     with Store(args.run_dir) as store:
-        path = plot_run(store, args.k, args.output)
+        target = output_file(args.output)
+        try:
+            path = plot_run(store, args.k, target)
+        except (OSError, ValueError) as error:  # ValueError: a suffix matplotlib cannot write
+            raise _not_written(args.output, error) from None
     print(f"wrote {path}")
     return 0
 
@@ -245,7 +325,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from search.html_report import write_report
 
-    path = write_report(args.run_dir, args.output, k=args.k)
+    output = None if args.output is None else output_file(args.output)
+    path = write_report(args.run_dir, output, k=args.k)
     print(f"wrote {path} (one self-contained page: open it in a browser, mail it, print it)")
     return 0
 
@@ -308,7 +389,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="actsearch", description="Search for activation functions "
         "(Ramachandran, Zoph & Le 2017) on a laptop or a Ray cluster.")
     parser.add_argument("--version", action=_Version)
@@ -321,12 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue the search in RUN_DIR with its saved config: finished "
                           "children are not trained again, interrupted ones are rerun")
     run.add_argument("--address", help="Ray cluster to join: auto or ray://host:port")
-    run.add_argument("--workers", type=int, help="children in flight (overrides the config)")
+    run.add_argument("--workers", type=integer(1, 10_000),
+                     help="children in flight (overrides the config)")
     run.set_defaults(handler=cmd_run)
 
     top = sub.add_parser("top", help="the best functions of a run")
     top.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
-    top.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    top.add_argument("-k", type=integer(1, COUNT_MAX), default=10, help="how many (default 10)")
     top.add_argument("--json", action="store_true", help="JSON instead of a table")
     top.set_defaults(handler=cmd_top)
 
@@ -337,26 +419,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="plot the top functions and the search's progress")
     plot.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
-    plot.add_argument("-k", type=int, default=8, help="how many functions (default 8)")
+    plot.add_argument("-k", type=integer(1, 100), default=8,
+                      help="how many functions (default 8)")
     plot.add_argument("-o", "--output", required=True, help="image file, e.g. top.png")
     plot.set_defaults(handler=cmd_plot)
 
     report = sub.add_parser("report", help="write one self-contained HTML page about a run "
                             "(works while it runs)")
-    report.add_argument("run_dir", metavar="RUN_DIR")
-    report.add_argument("-k", type=int, default=10, help="top functions shown (1-100, default 10)")
+    report.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
+    report.add_argument("-k", type=integer(1, 100), default=10,
+                        help="top functions shown (1-100, default 10)")
     report.add_argument("-o", "--output", help="HTML file (default RUN_DIR/report.html)")
     report.set_defaults(handler=cmd_report)
 
     export = sub.add_parser("export", help="write a function as a standalone PyTorch module")
     export.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     export.add_argument("ref", nargs="?", metavar="ID|EXPR", help="candidate id or expression")
-    export.add_argument("--rank", type=int, help="the N-th best function instead of an id")
+    export.add_argument("--rank", type=integer(1, COUNT_MAX),
+                        help="the N-th best function instead of an id")
     export.add_argument("-o", "--output", required=True, help="Python file to write")
     export.set_defaults(handler=cmd_export)
 
     table = sub.add_parser("export-table", help="write a run's rewards as a replay table (CSV)")
-    table.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds search.db)")
+    table.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     table.add_argument("-o", "--output", required=True, help="CSV file to write")
     table.set_defaults(handler=cmd_export_table)
 
@@ -365,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="train one function once (baselines, checks)")
     ev.add_argument("expr", metavar="EXPR", help="e.g. 'x * sigmoid(beta * x)'")
     ev.add_argument("--config", help="take task and evaluate target from this config")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=integer(0, SEED_MAX), default=0)
     ev.set_defaults(handler=cmd_eval)
 
     data = sub.add_parser("data", help="download a data set")

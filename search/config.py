@@ -9,7 +9,10 @@ in one ``ConfigError`` line that names the key's full path::
     quickstart.yaml: strategy.lr: expected a number, got 'fast'
 
 Nothing in the text is evaluated: YAML is parsed with ``yaml.safe_load`` and
-each value is checked against the declared type.
+each value is checked against the declared type and, for numbers, against the
+range its section declares (``RANGES``, see ``search.ranges``). A file with no
+keys, and a file whose aliases expand past ``MAX_NODES`` values or
+``MAX_BYTES`` of text (a "billion laughs"), are refused before anything else.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
 from controller import StrategyConfig
 from evaluator import TableTask, TaskConfig, UserTask, task_class
 from search.errors import UserError
+from search.ranges import problem
 from space import SearchSpace, SpaceError
 
 DEFAULT_EVALUATE = "evaluator:run_task"
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+MAX_BYTES = 1_000_000  # a config file, and its text once YAML aliases are expanded
+MAX_NODES = 10_000  # values (mappings, lists, scalars) once aliases are expanded
+SEED_RANGE = "[0, 4294967295]"  # 2**32 - 1: what numpy's legacy seeding takes
+YEAR_S = "(0, 31536000]"  # seconds: a positive time of at most a year
 
 
 class ConfigError(UserError, ValueError):
@@ -49,6 +57,8 @@ class SpaceConfig:
     unary: tuple[str, ...] | None = None
     binary: tuple[str, ...] | None = None
 
+    RANGES: ClassVar[dict[str, str]] = {"units": "[1, 10]"}
+
 
 @dataclass(frozen=True)
 class BudgetConfig:
@@ -60,6 +70,20 @@ class BudgetConfig:
     max_consecutive_errors: int = 20  # abort after this many child errors in a row (a broken
     #                                   setup, e.g. data missing on a worker, not bad candidates)
     checkpoint_every: int = 10  # save the strategy state after this many results (and at exit)
+    unlimited: bool = False  # true: search with no stop rule at all, until Ctrl-C. A search
+    #   that sets none of the limits above and whose strategy never runs dry (all but
+    #   exhaustive) is refused unless this says so.
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "max_evaluations": "[1, 1000000000]", "max_seconds": YEAR_S,
+        "max_proposals": "[1, 100000000000]", "max_consecutive_errors": "[1, 1000000]",
+        "checkpoint_every": "[1, 1000000]"}
+
+    @property
+    def limited(self) -> bool:
+        """Whether one of the limits stops the search."""
+        return any(limit is not None for limit in
+                   (self.max_evaluations, self.max_seconds, self.max_proposals))
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,12 @@ class BackendConfig:
     timeout_s: float | None = None  # hard wall-clock limit of one child; killed past it
     runtime_env: dict | None = None  # Ray runtime_env, e.g. {working_dir: .} ships your task's
     #   code to a cluster's workers (or {py_modules: [...]}, {pip: [...]}); see the README
+    dashboard: bool = False  # a local Ray starts its dashboard (needs ray[default]); off, a
+    #   killed driver leaves fewer processes behind. A cluster's own setting stands.
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "workers": "[1, 10000]", "num_cpus": "(0, 1024]", "num_gpus": "[0, 64]",
+        "max_retries": "[0, 100]", "timeout_s": YEAR_S}
 
 
 @dataclass(frozen=True)
@@ -94,6 +124,9 @@ class HalvingConfig:
     rungs: tuple[int, ...] = ()  # training budgets, increasing, e.g. [300, 900, 2700]
     eta: int = 3  # keep the best 1/eta of each cohort at each rung
     cohort: int | None = None  # candidates ranked together (None: eta ** (len(rungs) - 1))
+
+    RANGES: ClassVar[dict[str, str]] = {"rungs": "[1, 10000000]", "eta": "[2, 100]",
+                                        "cohort": "[2, 1000000]"}
 
     @property
     def cohort_size(self) -> int:
@@ -117,51 +150,34 @@ class RunConfig:
     dedup: Literal["fingerprint", "canonical"] = "fingerprint"  # what counts as "seen before"
     name: str = "search"  # a label for the run directory and reports
 
+    RANGES: ClassVar[dict[str, str]] = {"seeds": SEED_RANGE, "seeds_per_candidate": "[1, 1000]"}
+
 
 # -- checks beyond types --------------------------------------------------------------
 
 
 def _check(config: RunConfig) -> None:
     """Value checks that types cannot express; raise ConfigError naming the key."""
-    rules = [
-        ("space.units", config.space.units >= 1, "must be >= 1"),
-        ("backend.workers", config.backend.workers >= 1, "must be >= 1"),
-        ("backend.num_cpus", config.backend.num_cpus > 0, "must be > 0"),
-        ("backend.num_gpus", config.backend.num_gpus >= 0, "must be >= 0"),
+    rules = [  # the range of each number is declared in its section's RANGES
         ("backend.num_gpus", config.backend.num_gpus <= 1 or config.backend.num_gpus.is_integer(),
          "above 1 must be a whole number of GPUs"),
-        ("backend.max_retries", config.backend.max_retries >= 0, "must be >= 0"),
-        ("backend.timeout_s", config.backend.timeout_s is None or config.backend.timeout_s > 0,
-         "must be > 0 or null"),
-        ("budget.max_evaluations",
-         config.budget.max_evaluations is None or config.budget.max_evaluations >= 1,
-         "must be >= 1 or null"),
-        ("budget.max_seconds", config.budget.max_seconds is None or config.budget.max_seconds > 0,
-         "must be > 0 or null"),
-        ("budget.max_proposals",
-         config.budget.max_proposals is None or config.budget.max_proposals >= 1,
-         "must be >= 1 or null"),
-        ("budget.max_consecutive_errors", config.budget.max_consecutive_errors >= 1,
-         "must be >= 1"),
-        ("budget.checkpoint_every", config.budget.checkpoint_every >= 1, "must be >= 1"),
         ("seeds", len(config.seeds) >= 1, "must list at least one seed"),
-        ("seeds_per_candidate", config.seeds_per_candidate is None
-         or config.seeds_per_candidate >= 1, "must be >= 1"),
         ("seeds", len(set(config.seeds)) == len(config.seeds), "lists a seed twice"),
         ("seeds_per_candidate", config.seeds_per_candidate is None
          or config.seeds == tuple(range(config.seeds_per_candidate)),
          "give either seeds or seeds_per_candidate (which means seeds 0..n-1), not both"),
         ("evaluate", _is_target(config.evaluate), "must look like 'module.path:function'"),
+        ("budget.unlimited", not (config.budget.unlimited and config.budget.limited),
+         "true means no limit, but a max_evaluations, max_seconds or max_proposals is set; "
+         "drop one of them"),
     ]
     halving = config.halving
     if halving is not None:
         rules += [
             ("halving.rungs", len(halving.rungs) >= 2, "needs at least two budgets, e.g. "
              "[300, 900, 2700]"),
-            ("halving.rungs", all(b > 0 for b in halving.rungs)
-             and list(halving.rungs) == sorted(set(halving.rungs)), "must increase strictly "
-             "and be > 0"),
-            ("halving.eta", halving.eta >= 2, "must be >= 2"),
+            ("halving.rungs", list(halving.rungs) == sorted(set(halving.rungs)),
+             "must increase strictly"),
             ("halving.cohort", halving.cohort is None or halving.cohort >= halving.eta,
              "must be >= eta or null"),
         ]
@@ -199,7 +215,10 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def config_from_text(text: str) -> RunConfig:
-    """Parse YAML text into a checked ``RunConfig``."""
+    """Parse YAML text into a checked ``RunConfig``; a text without keys is refused."""
+    if len(text.encode()) > MAX_BYTES:
+        raise ConfigError(f"the config is {len(text.encode()):,} bytes, more than the "
+                          f"{MAX_BYTES:,} a config may have")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -207,14 +226,43 @@ def config_from_text(text: str) -> RunConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{where}not valid YAML ({problem})") from None
-    return config_from_dict({} if data is None else data)
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise ConfigError(f"not a usable YAML value ({' '.join(str(error).split())[:120]})"
+                          ) from None
+    if data is None or data == {}:
+        raise ConfigError("the config has no settings (the file is empty or only comments); "
+                          "start from configs/quickstart.yaml")
+    _check_expanded_size(data)
+    return config_from_dict(data)
+
+
+def _check_expanded_size(data: Any) -> None:
+    """Refuse YAML whose aliases expand to an absurd tree (9 levels of 9 aliases are 9**9
+    values): walk it as if expanded, and stop at ``MAX_NODES`` or ``MAX_BYTES``."""
+    nodes, chars, stack = 0, 0, [data]
+    while stack:
+        value = stack.pop()
+        nodes += 1
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        else:
+            chars += len(str(value)) if isinstance(value, str) else 8
+        if nodes > MAX_NODES or chars > MAX_BYTES:
+            raise ConfigError(f"the config expands to more than {MAX_NODES:,} values or "
+                              f"{MAX_BYTES:,} bytes (YAML aliases nested in each other?); a "
+                              "config is a few dozen keys")
 
 
 def config_from_dict(data: Any) -> RunConfig:
     """Build a checked ``RunConfig`` from plain data (the YAML tree, or a saved config)."""
-    if isinstance(data, dict) and isinstance(data.get("seeds_per_candidate"), int) \
-            and "seeds" not in data and not isinstance(data["seeds_per_candidate"], bool):
-        data = {**data, "seeds": list(range(data["seeds_per_candidate"]))}
+    per_candidate = data.get("seeds_per_candidate") if isinstance(data, dict) else None
+    if isinstance(per_candidate, int) and not isinstance(per_candidate, bool) \
+            and "seeds" not in data and problem(RunConfig.RANGES["seeds_per_candidate"],
+                                                per_candidate) is None:
+        data = {**data, "seeds": list(range(per_candidate))}
     config = _build(RunConfig, data, "")
     _check(config)
     return config
@@ -238,7 +286,10 @@ def to_yaml(config: RunConfig) -> str:
 
 def replace(config: RunConfig, section: str, **changes: Any) -> RunConfig:
     """A copy of ``config`` with fields of one section changed (command-line overrides)."""
-    updated = dataclasses.replace(getattr(config, section), **changes)
+    current = getattr(config, section)
+    for key, value in changes.items():
+        _check_range(type(current), key, value, f"{section}.{key}")
+    updated = dataclasses.replace(current, **changes)
     new = dataclasses.replace(config, **{section: updated})
     _check(new)
     return new
@@ -266,6 +317,8 @@ def _build(cls: type, data: Any, path: str) -> Any:
             raise ConfigError(f"{_join(path, str(key))}: unknown key{hint}")
     values = {key: _build_task(value, _join(path, key)) if cls is RunConfig and key == "task"
               else _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
+    for key, value in values.items():
+        _check_range(cls, key, value, _join(path, key))
     try:
         return cls(**values)
     except ConfigError:
@@ -273,6 +326,16 @@ def _build(cls: type, data: Any, path: str) -> Any:
     except (TypeError, ValueError) as error:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}{error}") from None
+
+
+def _check_range(cls: type, key: str, value: Any, path: str) -> None:
+    """A number (or each number of a list) within the range ``cls.RANGES`` declares."""
+    spec = getattr(cls, "RANGES", {}).get(key)
+    items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+    for index, item in items:
+        why = problem(spec, item)
+        if why is not None:
+            raise ConfigError(f"{path}{'' if index is None else f'[{index}]'}: {why}")
 
 
 def _build_task(data: Any, path: str) -> TaskConfig | UserTask | TableTask:

@@ -1,9 +1,11 @@
 """Set up one search from a config (or a run directory to resume) and run it.
 
-Owns the order of things: check the config, the data and the evaluate target
-(user mistakes fail here, before anything is written); create or reopen the
-run directory and its store; save the resolved config with the code version;
-build space, strategy and backend; run; shut everything down.
+Owns the order of things: check the config (a new search needs a stop rule) or,
+to resume, the stored config (the store is checked first); take the run's lock
+(a second driver is refused here, before Ray starts); check the data and the
+evaluate target (user mistakes fail here, before anything is written); build
+space, strategy and backend; open the store and save the resolved config with
+the code version; run; shut everything down.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
-from controller import make_strategy
 from evaluator import DataError, TableTask, TaskConfig, UserTask, find_dataset_dir
 from evaluator.usertask import import_function
 from search.backends import Backend, InlineBackend, RayBackend
@@ -23,7 +24,7 @@ from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
 from search.errors import UserError
 from search.runner import Progress, Runner
-from search.store import CONFIG_NAME, DB_NAME, Store
+from search.store import CONFIG_NAME, DB_NAME, RunLock, Store
 from search.version import code_version
 from space import SearchSpace
 from space.enumerate import unique_functions
@@ -88,7 +89,19 @@ def make_backend(config: RunConfig, task: dict) -> Backend:
     return RayBackend(config.evaluate, task, address=backend.address, workers=backend.workers,
                       num_cpus=backend.num_cpus, num_gpus=backend.num_gpus,
                       max_retries=backend.max_retries, timeout_s=backend.timeout_s,
-                      runtime_env=backend.runtime_env)
+                      runtime_env=backend.runtime_env, dashboard=backend.dashboard)
+
+
+def check_stop_rule(config: RunConfig) -> None:
+    """Refuse a new search that nothing would stop: no budget limit, a strategy that never
+    runs dry (all but exhaustive), and no ``budget.unlimited: true`` saying it is meant.
+    (A resumed run was accepted when it started and is not checked again.)"""
+    if config.budget.limited or config.budget.unlimited or config.strategy.name == "exhaustive":
+        return
+    raise LaunchError(f"budget: nothing stops this search (strategy {config.strategy.name!r} "
+                      "never runs dry and no limit is set); set budget.max_evaluations (e.g. "
+                      "500), max_seconds or max_proposals, or budget.unlimited: true to run "
+                      "until Ctrl-C")
 
 
 def new_run_dir(config: RunConfig, out: str | None) -> Path:
@@ -105,11 +118,12 @@ def saved_config(run_dir: Path) -> RunConfig:
     if not (run_dir / DB_NAME).exists():
         raise LaunchError(f"--resume {run_dir}: no search there (no {DB_NAME}); give the "
                           "directory a previous `actsearch run` printed")
-    with Store(run_dir) as store:
-        row = store.first_run()
-    if row is None:
+    with Store(run_dir) as store:  # opening checks the store's pages (PRAGMA quick_check)
+        data = store.config()
+        store.candidates(), store.evaluations()  # and every row reads back: before Ray starts
+    if data is None:
         raise LaunchError(f"--resume {run_dir}: the store holds no config; start a new run")
-    return config_from_dict(json.loads(row["config_json"]))
+    return config_from_dict(data)
 
 
 def save_config_file(run_dir: Path, store: Store) -> None:
@@ -132,21 +146,29 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
     """Start (``config``) or continue (``resume``) a search; the run directory and progress."""
     if resume is not None:
         run_dir = Path(resume)
-        config = saved_config(run_dir)
+        config = saved_config(run_dir)  # a missing or damaged store is one line (quick_check)
     else:
         assert config is not None
+        check_stop_rule(config)
         run_dir = new_run_dir(config, out)
-    if address is not None:
-        config = replace(config, "backend", address=address, kind="ray")
-    if workers is not None:
-        config = replace(config, "backend", workers=workers)
-    preflight(config)
-    space = build_space(config)
-    strategy = make_strategy(config.strategy, space)
-    task = task_for_children(config)
-    backend = make_backend(config, task)  # a cluster that cannot be joined leaves no run dir
+    lock = RunLock(run_dir)  # before anything starts (Ray): a second driver is refused at once
     try:
-        with Store(run_dir, writer=True) as store:
+        if address is not None:
+            config = replace(config, "backend", address=address, kind="ray")
+        if workers is not None:
+            config = replace(config, "backend", workers=workers)
+        preflight(config)
+        from controller import make_strategy  # torch: after the checks, which fail without it
+
+        space = build_space(config)
+        strategy = make_strategy(config.strategy, space)
+        task = task_for_children(config)
+        backend = make_backend(config, task)
+    except BaseException:
+        lock.release()  # a run that could not start leaves no run directory behind
+        raise
+    try:
+        with Store(run_dir, writer=True, lock=lock) as store:
             store.add_run(to_yaml(config), json.dumps(to_dict(config)), code_version(),
                           argv if argv is not None else sys.argv)
             save_config_file(run_dir, store)
@@ -157,4 +179,5 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
             progress = runner.run()
     finally:
         backend.shutdown()
+        lock.release()
     return run_dir, progress

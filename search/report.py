@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 import statistics
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from search.errors import UserError
 from search.rows import Candidate, Evaluation
 from search.store import CONFIG_NAME, UNFINISHED, Store
-from space import SearchSpace, export_source, parse
+from space import SearchSpace, parse
 
 JSON_VERSION = 1  # the shape of `actsearch top --json`; raised when a key changes meaning
 SHOWN_ORDER = ("ok", "diverged", "invalid", "error", "timeout", "missing")
@@ -195,10 +196,17 @@ def top_json(store: Store, k: int) -> str:
                        "summary": counts, "rows": rows}, indent=2, allow_nan=False)
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest rowid: an id with more digits is no candidate's
+
+
 def find_candidate(store: Store, ref: str) -> Candidate:
-    """A candidate by id (digits) or by expression (any spelling of the same function)."""
-    if ref.strip().isdigit():
-        candidate = store.candidate(int(ref))
+    """A candidate by id (ASCII digits only: "²" or "٣" are not ids) or by expression (any
+    spelling of the same function)."""
+    digits = ref.strip()
+    if re.fullmatch(r"[0-9]+", digits):
+        too_long = len(digits.lstrip("0")) > len(str(MAX_ID))
+        candidate = None if too_long or int(digits) > MAX_ID else store.candidate(int(digits))
+        ref = ref if len(ref) <= 30 else f"{digits[:20]}... ({len(digits)} digits)"
         if candidate is None:
             raise ReportError(f"no candidate with id {ref} in {store.run_dir}; "
                               f"see `actsearch top {store.run_dir}`")
@@ -337,6 +345,8 @@ def show_text(store: Store, candidate: Candidate) -> str:
         lines += parameter_lines(e.info)
         if e.error:
             lines.append(f"  error: {e.error}")
+        for reason in e.retries:
+            lines.append(f"  retried: {reason}")
     return "\n".join(lines)
 
 
@@ -358,6 +368,8 @@ def learned_beta(store: Store, candidate: Candidate) -> Any:
 def export_file(store: Store, candidate: Candidate, path: str | Path,
                 beta_init: float = 1.0) -> str:
     """Write the standalone module file; returns a one-line note about beta values."""
+    from space import export_source  # torch: only this command needs it
+
     expr = parse(candidate.text)
     source = export_source(expr, init=beta_init)
     beta = learned_beta(store, candidate) if expr.uses_beta else None

@@ -23,7 +23,7 @@ from search.rows import Evaluation
 from search.run_summary import Progress, RandomBaseline, TopRow
 
 RUN_COLOR, RANDOM_COLOR, FUNCTION_COLOR, LOSS_COLOR = "#1f5fa8", "#8a8a8a", "#c0392b", "#6c3483"
-REFERENCE_STYLE = {"ReLU": ("k", "--"), "Swish (β=1)": ("k", ":")}
+REFERENCE_STYLE = {"ReLU": ("k", "--"), "Swish (β = 1)": ("k", ":")}  # keys: plot.REFERENCES
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
          "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
          "axes.spines.right": False, "svg.fonttype": "none",
@@ -128,7 +128,7 @@ def function_figure(row: TopRow, reward_label: str) -> str:
     text = row.candidate.text
     fig, (ax_f, ax_d, ax_c) = _figure(10.5, 3.0, 3)
     values, slopes = [], []
-    for name, reference in REFERENCES.items():
+    for name, (reference, _) in REFERENCES.items():  # (text, plot.py's style): ours below
         x, y, dy = curve(reference)
         color, ls = REFERENCE_STYLE[name]
         ax_f.plot(x, y, color=color, ls=ls, lw=1.0, label=name)
@@ -137,15 +137,15 @@ def function_figure(row: TopRow, reward_label: str) -> str:
     uses_beta = parse(text).uses_beta
     ax_f.plot(x, y, color=FUNCTION_COLOR, lw=1.8, label="f, β = 1" if uses_beta else "f")
     ax_d.plot(x, dy, color=FUNCTION_COLOR, lw=1.8)
-    values += y
-    slopes += dy
+    values.extend(y)
+    slopes.extend(dy)
     if row.beta is not None and uses_beta and abs(row.beta.mean - 1.0) > 1e-3:
         x, y, dy = curve(text, beta=row.beta.mean)
         label = f"β = {row.beta.mean:.3g} (learned mean)"
         ax_f.plot(x, y, color=FUNCTION_COLOR, ls="--", lw=1.2, label=label)
         ax_d.plot(x, dy, color=FUNCTION_COLOR, ls="--", lw=1.2)
-        values += y
-        slopes += dy
+        values.extend(y)
+        slopes.extend(dy)
     ax_f.set_title("f(x)")
     ax_d.set_title("f′(x)")
     _clip(ax_f, values, (-1.0, 6.0), 12.0)

@@ -35,6 +35,30 @@ def from_text(value: str | None) -> float | None:
 # -- rows ----------------------------------------------------------------------------
 
 
+class DamagedRow(ValueError):
+    """A stored row that cannot be read back (edited by hand, or damaged)."""
+
+
+def json_column(row: sqlite3.Row, column: str, table: str, default: str | None = None) -> Any:
+    """The JSON of one column, or ``DamagedRow`` naming the row and column."""
+    raw = row[column]
+    if not raw and default is not None:
+        raw = default
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "..."
+        raise DamagedRow(f"{table} row {row['id']}: {column} holds {shown}, not JSON") from None
+
+
+def _float(row: sqlite3.Row, column: str, table: str) -> float | None:
+    try:
+        return from_text(row[column])
+    except (TypeError, ValueError):
+        raise DamagedRow(f"{table} row {row['id']}: {column} holds {row[column]!r}, "
+                         "not a number") from None
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One function the search met, with its aggregate outcome."""
@@ -53,8 +77,12 @@ class Candidate:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Candidate:
-        return cls(row["id"], row["canonical"], row["text"], tuple(json.loads(row["tokens"])),
-                   row["fingerprint"], row["status"], from_text(row["reward_text"]),
+        tokens = json_column(row, "tokens", "candidates")
+        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
+            raise DamagedRow(f"candidates row {row['id']}: tokens holds {row['tokens']!r:.40}, "
+                             "not a list of integers")
+        return cls(row["id"], row["canonical"], row["text"], tuple(tokens),
+                   row["fingerprint"], row["status"], _float(row, "reward_text", "candidates"),
                    row["seconds"], row["proposals"], row["note"], row["rung"])
 
 
@@ -81,13 +109,22 @@ class Evaluation:
     finished: float | None
     rung: int = 0
 
+    @property
+    def retries(self) -> list[str]:
+        """Why earlier attempts of this child ended (its worker died, ...), oldest first."""
+        return list(self.info.get("retries", []))
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Evaluation:
+        table = "evaluations"
+        curves = json_column(row, "curves", table, "{}")
+        info = json_column(row, "info", table, "{}")
+        if not isinstance(curves, dict) or not isinstance(info, dict):
+            raise DamagedRow(f"{table} row {row['id']}: curves and info must be JSON objects")
         return cls(row["id"], row["candidate_id"], row["fidelity"], row["steps"], row["seed"],
-                   row["status"], from_text(row["reward_text"]),
-                   from_text(row["val_accuracy_text"]), row["step"],
-                   _decode(json.loads(row["curves"] or "{}")),
-                   _decode(json.loads(row["info"] or "{}")),
+                   row["status"], _float(row, "reward_text", table),
+                   _float(row, "val_accuracy_text", table), row["step"],
+                   _decode(curves), _decode(info),
                    row["seconds"], row["worker"], row["error"], row["attempts"],
                    row["started"], row["finished"], row["rung"])
 

@@ -50,7 +50,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from evaluator import Result, fidelity_label, prescreen, with_budget
+from evaluator import Result, fidelity_label, with_budget
 from search.backends import Backend, Finished, Job
 from search.config import RunConfig
 from search.errors import Terminated, UserError
@@ -315,6 +315,8 @@ class Runner:
             else:
                 self._tell([(tokens, self._reward(seen))])
             return
+        from evaluator import prescreen  # torch: imported by the search, not by its readers
+
         reason = prescreen(expr, float(self.task.get("beta_init", 1.0)))
         if reason is not None:
             result = Result(status="invalid", reward=float(self.task["invalid_reward"]),
@@ -339,7 +341,7 @@ class Runner:
                              f"{finished.setup_error}; fix it, then `actsearch run --resume "
                              f"{self.store.run_dir}` (results so far are kept)")
         candidate = self.store.record_result(finished.job.evaluation_id, finished.result,
-                                             finished.worker)
+                                             finished.worker, retries=finished.retries)
         status = finished.result["status"]
         self.errors_in_row = self.errors_in_row + 1 if status == "error" else 0
         if candidate is None:

@@ -1,9 +1,16 @@
 """The results store: one SQLite database per run directory, the search's memory.
 
 Who may write: only the runner of the run, in the driver process, through a
-``Store`` opened with ``writer=True`` (it holds an exclusive lock file, so a
-second ``actsearch run --resume`` on the same directory is refused). Workers
+``Store`` opened with ``writer=True`` while it holds the run's ``RunLock`` (an
+exclusive lock file, so a second ``actsearch run --resume`` on the same
+directory is refused; ``search.launch`` takes it before it starts Ray). Workers
 never touch the database; report commands open it read-only.
+
+Damage: a store opened read-only is checked first (``PRAGMA quick_check``), and
+every SQLite error while reading, or a row whose JSON does not decode, is one
+``StoreError`` line naming the file and the way out (``sqlite3 search.db
+".recover" | sqlite3 recovered.db``, or ``.dump`` where a sqlite3 build lacks
+``.recover``); ``DAMAGED`` says what happened.
 
 Contract:
 
@@ -23,6 +30,9 @@ Contract:
   last evaluation of a rung finishes, the candidate takes that rung's status
   and reward (the mean over its seeds), in the same transaction, unless it
   already holds a higher rung.
+* ``attempts`` counts submissions of an evaluation: a resume that reruns it
+  and a retry after its worker process died (``search.backends``) each add
+  one; the reason of each retry is kept in its ``info`` as ``"retries"``.
 * SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
   twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
   column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
@@ -32,20 +42,19 @@ Contract:
 from __future__ import annotations
 
 import fcntl
+import functools
 import io
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import Any, TypeVar
 
 from search.errors import UserError
-from search.rows import Candidate, Evaluation, real, text, to_float
+from search.rows import Candidate, DamagedRow, Evaluation, json_column, real, text, to_float
 
 SCHEMA_VERSION = 4  # 2: rung columns; 3: fingerprints over three beta values; 4: `abandoned`
 READABLE_VERSIONS = (2, 3, 4)  # read-only commands read these as they are (2: older fingerprints)
@@ -90,55 +99,147 @@ class StoreError(UserError, RuntimeError):
     """A store that cannot be opened or a write that broke the store's contract."""
 
 
+DAMAGED = "the store is damaged"
+
+
+def damaged(path: Path, error: BaseException | str) -> StoreError:
+    """One line for a store that cannot be read: what, where, and how to recover."""
+    why = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, sqlite3.OperationalError) and any(
+            word in why for word in ("unable to open", "locked", "readonly", "I/O error")):
+        return StoreError(f"{path}: cannot read the store ({why}); check that it is a file "
+                          "you may read, on a disk that works")
+    if isinstance(error, DamagedRow):  # SQLite is fine; a value in a row is not ours
+        return StoreError(f"{path}: {DAMAGED} ({why[:200]}); put that value right with "
+                          f"`sqlite3 {path}` (it was edited or overwritten), or start a new run")
+    return StoreError(f"{path}: {DAMAGED} ({why[:200]}); recover what is readable with "
+                      f"`sqlite3 {path} \".recover\" | sqlite3 recovered.db` (a sqlite3 "
+                      f"without .recover: \".dump\") and move recovered.db to {path}, or "
+                      "start a new run")
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reads(method: _Method) -> _Method:
+    """A query of the store: an SQLite error or an undecodable row is one line (damaged)."""
+    @functools.wraps(method)
+    def reading(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, DamagedRow) as error:
+            raise damaged(self.path, error) from None
+    return reading  # type: ignore[return-value]
+
+
+# -- the lock ---------------------------------------------------------------------------
+
+
+class RunLock:
+    """The exclusive lock of a run directory (``search.lock``): one writer at a time.
+
+    Taken before anything else starts (Ray, the store), so a second driver on
+    the same run is refused at once. The lock file holds the holder's pid and is
+    removed on ``release`` (while still held, so no one else holds a removed
+    file). A directory this lock had to create is removed again on ``release``
+    if nothing else was put in it (a run that could not start leaves no folder).
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self._created = not self.run_dir.exists()
+        path = self.run_dir / LOCK_NAME
+        while True:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self._file = open(path, "a+")  # noqa: SIM115 (held open)
+            except OSError as error:
+                raise StoreError(f"{self.run_dir}: cannot write the run directory "
+                                 f"({error.strerror or error}); choose another --out") from None
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._file.close()
+                self._file = None
+                raise StoreError(f"{self.run_dir}: another actsearch process is writing this "
+                                 "run; wait for it to end or stop it first") from None
+            if _same_file(self._file, path):
+                break
+            self._file.close()  # its last holder removed it while we opened it: again
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def release(self) -> None:
+        if self._file is None:
+            return
+        (self.run_dir / LOCK_NAME).unlink(missing_ok=True)
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
+        self._file = None
+        if self._created and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()
+
+
 # -- the store -------------------------------------------------------------------------
 
 
 class Store:
     """The SQLite database of one run directory (see the module docstring)."""
 
-    def __init__(self, run_dir: str | Path, writer: bool = False) -> None:
+    def __init__(self, run_dir: str | Path, writer: bool = False,
+                 lock: RunLock | None = None) -> None:
+        """``writer``: the run's writer, holding ``lock`` (taken here when not given)."""
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / DB_NAME
         self.writer = writer
-        self._lock_file = None
-        if writer:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._lock()
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-        else:
-            if not self.path.exists():
-                raise StoreError(f"{self.run_dir}: no search here (no {DB_NAME}); "
-                                 "give the directory that 'actsearch run' printed")
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        self._own_lock = None
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a store; move it away (a search "
+                             "there is lost) or give another run directory")
+        if not writer and not self.path.exists():
+            raise StoreError(f"{self.run_dir}: no search here (no {DB_NAME}); "
+                             "give the directory that 'actsearch run' printed")
+        if writer and lock is None:
+            lock = self._own_lock = RunLock(self.run_dir)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None) if writer else \
+                sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
+                                isolation_level=None)
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise damaged(self.path, error) from None
         self.db.row_factory = sqlite3.Row
-        if writer:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
-            with self.transaction("create the schema"):
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                (str(SCHEMA_VERSION),))
-            self._upgrade()
-        self._check_version()
+        try:
+            if writer:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
+                with self.transaction("create the schema"):
+                    self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                    (str(SCHEMA_VERSION),))
+                self._upgrade()
+            self._check_version()
+            if not writer:
+                self.check()
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise damaged(self.path, error) from None
+        except BaseException:
+            self.close()
+            raise
 
-    def _lock(self) -> None:
-        path = self.run_dir / LOCK_NAME
-        while True:
-            self._lock_file = open(path, "a+")  # noqa: SIM115 (held open)
-            try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._lock_file.close()
-                raise StoreError(f"{self.run_dir}: another actsearch process is writing this "
-                                 "run; wait for it to end or stop it first") from None
-            if _same_file(self._lock_file, path):
-                break
-            self._lock_file.close()  # its last writer removed it while we opened it: again
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(str(os.getpid()))
-        self._lock_file.flush()
+    def check(self) -> None:
+        """``PRAGMA quick_check``: the store's pages and indexes are sound, or one line."""
+        try:
+            rows = [row[0] for row in self.db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as error:
+            raise damaged(self.path, error) from None
+        if rows != ["ok"]:
+            raise damaged(self.path, f"quick_check: {rows[0]}"
+                          + (f" and {len(rows) - 1} more problems" if len(rows) > 1 else ""))
 
     def _upgrade(self) -> None:
         """Bring an older store to ``SCHEMA_VERSION``, one migration at a time, each in its
@@ -157,7 +258,7 @@ class Store:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path}: not a readable actsearch store ({error})") from None
+            raise damaged(self.path, error) from None
         found = None if row is None else row["value"]
         version = int(found) if found is not None and found.isdigit() else None
         if version == SCHEMA_VERSION or (not self.writer and version in READABLE_VERSIONS):
@@ -170,13 +271,12 @@ class Store:
                          f"{SCHEMA_VERSION}; use the actsearch version that wrote it")
 
     def close(self) -> None:
-        """Close the database; a writer removes its lock file (while still holding it)."""
-        self.db.close()
-        if self._lock_file is not None:
-            (self.run_dir / LOCK_NAME).unlink(missing_ok=True)
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        """Close the database; a lock the store took itself is released (its file removed)."""
+        if hasattr(self, "db"):
+            self.db.close()
+        if self._own_lock is not None:
+            self._own_lock.release()
+            self._own_lock = None
 
     def writer_alive(self) -> bool:
         """Whether a search is writing this run now: the lock file names a live process
@@ -229,12 +329,25 @@ class Store:
                 (time.time(), code_version, config_yaml, config_json, json.dumps(list(argv))))
             return int(cursor.lastrowid)
 
+    @_reads
     def first_run(self) -> sqlite3.Row | None:
         """The first invocation's row: its config is the run's config."""
         return self.db.execute("SELECT * FROM runs ORDER BY id LIMIT 1").fetchone()
 
+    @_reads
+    def config(self) -> dict[str, Any] | None:
+        """The run's resolved config as plain data (the first invocation's), or None."""
+        row = self.first_run()
+        if row is None:
+            return None
+        data = json_column(row, "config_json", "runs")
+        if not isinstance(data, dict):
+            raise DamagedRow(f"runs row {row['id']}: config_json is not a JSON object")
+        return data
+
     # -- candidates and evaluations --------------------------------------------------
 
+    @_reads
     def find(self, canonical: str, fingerprint: str | None = None) -> Candidate | None:
         """The stored candidate with this canonical form, else (if given) this fingerprint."""
         row = self.db.execute("SELECT * FROM candidates WHERE canonical=?", (canonical,)).fetchone()
@@ -300,17 +413,20 @@ class Store:
                               "WHERE status='running'").rowcount
 
     def record_result(self, evaluation_id: int, result: dict[str, Any], worker: str,
-                      note: str = "") -> Candidate | None:
-        """Finish one evaluation with a ``Result.to_dict()``; the candidate if now finished."""
+                      note: str = "", retries: Sequence[str] = ()) -> Candidate | None:
+        """Finish one evaluation with a ``Result.to_dict()``; the candidate if now finished.
+        ``retries``: why earlier attempts of this child ended (each one an attempt more)."""
         with self.transaction(f"record evaluation {evaluation_id}") as db:
-            return _finish(db, evaluation_id, result, worker, note)
+            return _finish(db, evaluation_id, result, worker, note, retries)
 
     # -- queries ------------------------------------------------------------------------
 
+    @_reads
     def candidate(self, candidate_id: int) -> Candidate | None:
         row = self.db.execute("SELECT * FROM candidates WHERE id=?", (candidate_id,)).fetchone()
         return None if row is None else Candidate.from_row(row)
 
+    @_reads
     def candidates(self, status: str | None = None) -> list[Candidate]:
         """All candidates in the order they were met (optionally of one status)."""
         query, args = "SELECT * FROM candidates", ()
@@ -318,6 +434,7 @@ class Store:
             query, args = query + " WHERE status=?", (status,)
         return [Candidate.from_row(r) for r in self.db.execute(query + " ORDER BY id", args)]
 
+    @_reads
     def top(self, k: int) -> list[Candidate]:
         """The ``k`` best finished candidates: trained without failure first, then the
         highest rung reached (successive halving), then reward (ties: the earlier first)."""
@@ -326,12 +443,14 @@ class Store:
                                "reward DESC, id LIMIT ?", (k,))
         return [Candidate.from_row(r) for r in rows]
 
+    @_reads
     def finished_in_order(self) -> list[Candidate]:
         """Finished candidates in the order their results arrived."""
         rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
                                "ORDER BY finished, id")
         return [Candidate.from_row(r) for r in rows]
 
+    @_reads
     def evaluations(self, candidate_id: int | None = None,
                     status: str | None = None) -> list[Evaluation]:
         clauses, args = [], []
@@ -345,6 +464,7 @@ class Store:
         rows = self.db.execute(f"SELECT * FROM evaluations{where} ORDER BY id", args)
         return [Evaluation.from_row(r) for r in rows]
 
+    @_reads
     def count_trained(self, rung: int | None = None, running: bool = False) -> int:
         """Evaluations that took a child training (pre-screened ones excluded), at one rung
         or (None) at all; ``running``: those still out (or abandoned) count too."""
@@ -355,6 +475,7 @@ class Store:
             query, args = query + " AND rung=?", (rung,)
         return self.db.execute(query, args).fetchone()[0]
 
+    @_reads
     def rung_results(self, rung: int,
                      candidate_id: int | None = None) -> dict[int, tuple[str, float]]:
         """Candidates (all, or one) whose evaluations at ``rung`` all finished:
@@ -377,6 +498,7 @@ class Store:
             results[cid] = (status, sum(rewards) / len(rewards))
         return results
 
+    @_reads
     def rung_members(self, rung: int) -> list[int]:
         """Candidates trained (or training) at ``rung``, in the order they were created;
         pre-screened candidates are not among them."""
@@ -385,11 +507,13 @@ class Store:
                                (rung,))
         return [r[0] for r in rows]
 
+    @_reads
     def count_finished(self) -> int:
         """Candidates with every seed finished."""
         return self.db.execute("SELECT COUNT(*) FROM candidates "
                                "WHERE status != 'pending'").fetchone()[0]
 
+    @_reads
     def counts(self) -> dict[str, int]:
         """Evaluations by status (``running`` included)."""
         rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status")
@@ -417,6 +541,8 @@ class Store:
                         outstanding: Sequence[tuple[Sequence[int], int]],
                         counters: dict[str, Any]) -> None:
         """The strategy's ``state_dict`` (torch.save bytes), keeping the last few."""
+        import torch  # here, not above: the commands that only read never load it
+
         buffer = io.BytesIO()
         torch.save(state, buffer)
         with self.transaction("save a strategy checkpoint") as db:
@@ -428,16 +554,23 @@ class Store:
             db.execute("DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints "
                        "ORDER BY id DESC LIMIT ?)", (KEEP_CHECKPOINTS,))
 
+    @_reads
     def latest_checkpoint(self) -> tuple[dict[str, Any], list[tuple[tuple[int, ...], int]],
                                          dict[str, Any]] | None:
         """(state, outstanding [(tokens, candidate id)], counters) of the newest checkpoint."""
         row = self.db.execute("SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        # Our own bytes, written by this store: full unpickling (numpy arrays, plain objects).
-        state = torch.load(io.BytesIO(row["state"]), weights_only=False)
-        outstanding = [(tuple(t), int(c)) for t, c in json.loads(row["outstanding"])]
-        return state, outstanding, json.loads(row["counters"])
+        import torch
+
+        try:  # our own bytes, written by this store: full unpickling (numpy arrays, objects)
+            state = torch.load(io.BytesIO(row["state"]), weights_only=False)
+        except Exception as error:  # any failure to read our own bytes back is damage
+            raise DamagedRow(f"checkpoints row {row['id']}: the strategy state cannot be "
+                             f"read ({type(error).__name__})") from None
+        waiting = json_column(row, "outstanding", "checkpoints")
+        outstanding = [(tuple(t), int(c)) for t, c in waiting]
+        return state, outstanding, json_column(row, "counters", "checkpoints")
 
 
 # -- schema migrations: version -> the step to version + 1 ------------------------------
@@ -501,18 +634,21 @@ def _add_evaluations(db: sqlite3.Connection, candidate_id: int, fidelity: str,
 
 
 def _finish(db: sqlite3.Connection, evaluation_id: int, result: dict[str, Any], worker: str,
-            note: str) -> Candidate | None:
+            note: str, retries: Sequence[str] = ()) -> Candidate | None:
     """Move a running evaluation to its final status; aggregate its rung when complete."""
     reward = to_float(result["reward"])
+    info = dict(result.get("info", {}))
+    if retries:
+        info["retries"] = list(retries)
     changed = db.execute(
         "UPDATE evaluations SET status=?, reward=?, reward_text=?, val_accuracy_text=?, "
-        "step=?, curves=?, info=?, seconds=?, worker=?, error=?, finished=? "
-        "WHERE id=? AND status='running'",
+        "step=?, curves=?, info=?, seconds=?, worker=?, error=?, finished=?, "
+        "attempts = attempts + ? WHERE id=? AND status='running'",
         (result["status"], real(reward), text(reward),
          text(to_float(result.get("val_accuracy"))), result.get("step"),
-         json.dumps(result.get("curves", {})), json.dumps(result.get("info", {})),
+         json.dumps(result.get("curves", {})), json.dumps(info),
          real(to_float(result.get("seconds", 0.0))), worker, result.get("error", ""),
-         time.time(), evaluation_id)).rowcount
+         time.time(), len(retries), evaluation_id)).rowcount
     if changed != 1:
         raise ValueError(f"evaluation {evaluation_id} is not running (finished twice?)")
     cid, rung = db.execute("SELECT candidate_id, rung FROM evaluations WHERE id=?",

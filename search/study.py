@@ -78,7 +78,8 @@ def run_study(store: Store, arms: Sequence[Arm], seeds: Sequence[int], backend: 
             raise StudyAborted(f"a child could not run on {finished.worker}: "
                                f"{finished.setup_error}; fix it and run the same command "
                                "again (finished trainings are kept)")
-        store.record_result(finished.job.evaluation_id, finished.result, finished.worker)
+        store.record_result(finished.job.evaluation_id, finished.result, finished.worker,
+                            retries=finished.retries)
         trained += 1
         if on_result is not None:
             on_result(done + trained, total)

@@ -1,4 +1,12 @@
-"""The symbolic search space: operators, expressions, grammar, parsing, torch modules, baselines."""
+"""The symbolic search space: operators, expressions, grammar, parsing, torch modules, baselines.
+
+Parsing, printing and the grammar import neither torch nor sympy; ``to_module``,
+``export_source`` and ``Activation`` (``space.torch_module``) are imported on
+first use, and expressions import torch and sympy when they evaluate or render
+with them (``space.lazy``).
+"""
+
+from typing import Any
 
 from space.baselines import BASELINES, baseline
 from space.enumerate import EnumerationStats, unique_functions
@@ -7,7 +15,8 @@ from space.grammar import SearchSpace, Slot, SpaceError
 from space.operators import BINARY, EPS, PRIMITIVES, UNARY
 from space.parser import ParseError, parse
 from space.pool import FunctionPool, read_pool
-from space.torch_module import Activation, export_source, to_module
+
+_TORCH_MODULE = ("Activation", "export_source", "to_module")  # space.torch_module: torch
 
 __all__ = [
     "BASELINES",
@@ -30,3 +39,12 @@ __all__ = [
     "to_module",
     "unique_functions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The torch-backed names, imported when first used (PEP 562)."""
+    if name in _TORCH_MODULE:
+        from space import torch_module
+
+        return getattr(torch_module, name)
+    raise AttributeError(f"module 'space' has no attribute {name!r}")

@@ -14,24 +14,32 @@ from __future__ import annotations
 
 import hashlib
 import math
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Any
 
-import sympy as sp
-import torch
-
+from space.lazy import LazyModule
 from space.nodes import ALPHA, BETA, LEAVES, Call, Const, Node, Var, X
 from space.operators import PRIMITIVES
+
+# Imported on first use (space.lazy): text, canonical forms and LaTeX need neither.
+sp = LazyModule("sympy", globals(), "sp")
+torch = LazyModule("torch", globals(), "torch")
 
 # Fingerprint sample: 64 points on [-6, 6], none at 0 or at an integer, beta and alpha
 # fixed at values that no constant of a formula is likely to equal. Beta is trainable and
 # moves, so functions are compared at three values of it: below 1, above 1 and negative.
 # One value is not enough: max(abs(x), beta * x) equals abs(x) for every beta <= 1 and
 # max(cosh(x), beta) equals cosh(x) there, but both differ once beta passes 1.
-FINGERPRINT_POINTS = torch.linspace(-6.0, 6.0, 64, dtype=torch.float64) + 0.0123
 FINGERPRINT_BETAS = (0.7531, 1.3717, -0.4139)
 FINGERPRINT_ALPHA = 0.2513
 FINGERPRINT_DIGITS = 6
 ALPHA_INIT = 0.25  # PReLU's initial slope, as nn.PReLU's (He et al. 2015)
+
+
+@cache
+def fingerprint_points() -> torch.Tensor:
+    """The 64 float64 points of the fingerprint (made once, on first use)."""
+    return torch.linspace(-6.0, 6.0, 64, dtype=torch.float64) + 0.0123
 
 
 def format_number(value: float) -> str:
@@ -116,16 +124,26 @@ def to_latex(node: Node) -> str:
     return primitive.latex.format(*parts, a=parts[0], b=parts[-1])
 
 
-X_SYMBOL = sp.Symbol("x", real=True)
-BETA_SYMBOL = sp.Symbol("beta", real=True)
-ALPHA_SYMBOL = sp.Symbol("alpha", real=True)
-_SYMBOLS = {X: X_SYMBOL, BETA: BETA_SYMBOL, ALPHA: ALPHA_SYMBOL}
+@cache
+def leaf_symbols() -> dict[Var, sp.Symbol]:
+    """The real sympy symbols of the leaves ``x``, ``beta`` and ``alpha``."""
+    return {leaf: sp.Symbol(leaf.name, real=True) for leaf in (X, BETA, ALPHA)}
+
+
+_SYMBOL_NAMES = {"X_SYMBOL": X, "BETA_SYMBOL": BETA, "ALPHA_SYMBOL": ALPHA}
+
+
+def __getattr__(name: str) -> Any:
+    """``X_SYMBOL``, ``BETA_SYMBOL``, ``ALPHA_SYMBOL``: made when first asked for (sympy)."""
+    if name in _SYMBOL_NAMES:
+        return leaf_symbols()[_SYMBOL_NAMES[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_sympy(node: Node) -> sp.Expr:
     """The sympy form, built from the table (never from text)."""
     if isinstance(node, Var):
-        return _SYMBOLS[node]
+        return leaf_symbols()[node]
     if isinstance(node, Const):
         value = node.value
         return sp.Integer(int(value)) if value.is_integer() else sp.Float(value)
@@ -233,7 +251,7 @@ class Expression:
 
     def derivative(self) -> sp.Expr:
         """df/dx as a sympy expression."""
-        return sp.diff(self.sympy(), X_SYMBOL)
+        return sp.diff(self.sympy(), leaf_symbols()[X])
 
     def __call__(self, x: torch.Tensor, beta: torch.Tensor | float = 1.0,
                  alpha: torch.Tensor | float = ALPHA_INIT) -> torch.Tensor:
@@ -250,12 +268,13 @@ class Expression:
         not proof, of equality. Functions that agree at one beta but not at
         another have different fingerprints.
         """
+        points = fingerprint_points()
         with torch.no_grad():
             if self.uses_beta:
                 values = [v for beta in FINGERPRINT_BETAS for v in
-                          self(FINGERPRINT_POINTS, beta, FINGERPRINT_ALPHA).tolist()]
+                          self(points, beta, FINGERPRINT_ALPHA).tolist()]
             else:  # the same values at every beta: computed once
-                values = self(FINGERPRINT_POINTS, 0.0, FINGERPRINT_ALPHA).tolist() \
+                values = self(points, 0.0, FINGERPRINT_ALPHA).tolist() \
                     * len(FINGERPRINT_BETAS)
         words = []
         for v in values:

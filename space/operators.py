@@ -46,15 +46,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sympy as sp
-import torch
-import torch.nn.functional as F
-
+from space.lazy import LazyModule
 from space.nodes import ALPHA, BETA, Call, Const, Node
 
+# Imported on first use (space.lazy): parsing and printing need neither, so the table's
+# sympy and torch columns are functions that look the library up when they are called.
+sp = LazyModule("sympy", globals(), "sp")
+torch = LazyModule("torch", globals(), "torch")
+F = LazyModule("torch.nn.functional", globals(), "F")
+
 EPS = 1e-3
-EPS_SYMPY = sp.Rational(1, 1000)
-assert float(EPS_SYMPY) == EPS
+
+
+def _eps_sympy() -> sp.Expr:
+    """EPS as an exact sympy rational (1/1000)."""
+    return sp.Rational(1, 1000)
 
 
 @dataclass(frozen=True)
@@ -86,47 +92,54 @@ PRIMITIVES: dict[str, Primitive] = {
                   "{a} - {b}", infix="-", precedence=1),
         Primitive("mul", 2, lambda a, b: a * b, lambda a, b: a * b, "({a} * {b})",
                   r"{a} \cdot {b}", infix="*", precedence=2, commutative=True),
-        Primitive("div", 2, lambda a, b: a / (b + EPS_SYMPY), lambda a, b: a / (b + EPS),
+        Primitive("div", 2, lambda a, b: a / (b + _eps_sympy()), lambda a, b: a / (b + EPS),
                   "({a} / ({b} + EPS))", r"\frac{{{a}}}{{{b} + \epsilon}}", infix="/",
                   precedence=2, guard="x1 / (x2 + eps)"),
         Primitive("neg", 1, lambda a: -a, lambda a: -a, "(-{a})", "-{a}", infix="-",
                   precedence=3),
-        Primitive("abs", 1, sp.Abs, torch.abs, "torch.abs({a})", r"\left|{a}\right|"),
-        Primitive("square", 1, lambda a: a**2, torch.square, "torch.square({a})",
+        Primitive("abs", 1, lambda a: sp.Abs(a), lambda a: torch.abs(a), "torch.abs({a})",
+                  r"\left|{a}\right|"),
+        Primitive("square", 1, lambda a: a**2, lambda a: torch.square(a), "torch.square({a})",
                   r"\left({a}\right)^{{2}}"),
         Primitive("cube", 1, lambda a: a**3, lambda a: a * a * a, "({a}) ** 3",
                   r"\left({a}\right)^{{3}}"),
-        Primitive("sqrt", 1, lambda a: sp.sqrt(sp.Max(a, 0) + EPS_SYMPY),
+        Primitive("sqrt", 1, lambda a: sp.sqrt(sp.Max(a, 0) + _eps_sympy()),
                   lambda a: torch.sqrt(torch.clamp(a, min=0.0) + EPS),
                   "torch.sqrt(torch.clamp({a}, min=0.0) + EPS)",
                   r"\sqrt{{\max\left({a}, 0\right) + \epsilon}}",
                   guard="sqrt(max(x, 0) + eps)"),
-        Primitive("log_abs", 1, lambda a: sp.log(sp.Abs(a) + EPS_SYMPY),
+        Primitive("log_abs", 1, lambda a: sp.log(sp.Abs(a) + _eps_sympy()),
                   lambda a: torch.log(torch.abs(a) + EPS), "torch.log(torch.abs({a}) + EPS)",
                   r"\log\left(\left|{a}\right| + \epsilon\right)", guard="log(|x| + eps)"),
-        Primitive("exp", 1, sp.exp, torch.exp, "torch.exp({a})", r"e^{{{a}}}"),
-        Primitive("sin", 1, sp.sin, torch.sin, "torch.sin({a})", r"\sin\left({a}\right)"),
-        Primitive("cos", 1, sp.cos, torch.cos, "torch.cos({a})", r"\cos\left({a}\right)"),
-        Primitive("sinh", 1, sp.sinh, torch.sinh, "torch.sinh({a})", r"\sinh\left({a}\right)"),
-        Primitive("cosh", 1, sp.cosh, torch.cosh, "torch.cosh({a})", r"\cosh\left({a}\right)"),
-        Primitive("tanh", 1, sp.tanh, torch.tanh, "torch.tanh({a})", r"\tanh\left({a}\right)"),
-        Primitive("asinh", 1, sp.asinh, torch.asinh, "torch.asinh({a})",
-                  r"\sinh^{{-1}}\left({a}\right)"),
-        Primitive("atan", 1, sp.atan, torch.atan, "torch.atan({a})",
+        Primitive("exp", 1, lambda a: sp.exp(a), lambda a: torch.exp(a), "torch.exp({a})",
+                  r"e^{{{a}}}"),
+        Primitive("sin", 1, lambda a: sp.sin(a), lambda a: torch.sin(a), "torch.sin({a})",
+                  r"\sin\left({a}\right)"),
+        Primitive("cos", 1, lambda a: sp.cos(a), lambda a: torch.cos(a), "torch.cos({a})",
+                  r"\cos\left({a}\right)"),
+        Primitive("sinh", 1, lambda a: sp.sinh(a), lambda a: torch.sinh(a), "torch.sinh({a})",
+                  r"\sinh\left({a}\right)"),
+        Primitive("cosh", 1, lambda a: sp.cosh(a), lambda a: torch.cosh(a), "torch.cosh({a})",
+                  r"\cosh\left({a}\right)"),
+        Primitive("tanh", 1, lambda a: sp.tanh(a), lambda a: torch.tanh(a), "torch.tanh({a})",
+                  r"\tanh\left({a}\right)"),
+        Primitive("asinh", 1, lambda a: sp.asinh(a), lambda a: torch.asinh(a),
+                  "torch.asinh({a})", r"\sinh^{{-1}}\left({a}\right)"),
+        Primitive("atan", 1, lambda a: sp.atan(a), lambda a: torch.atan(a), "torch.atan({a})",
                   r"\tan^{{-1}}\left({a}\right)"),
-        Primitive("sinc", 1, sp.sinc, lambda a: torch.sinc(a / math.pi),
+        Primitive("sinc", 1, lambda a: sp.sinc(a), lambda a: torch.sinc(a / math.pi),
                   "torch.sinc({a} / math.pi)", r"\operatorname{{sinc}}\left({a}\right)",
                   guard="sin(x) / x, 1 at x = 0"),
-        Primitive("sigmoid", 1, _sigmoid_sympy, torch.sigmoid, "torch.sigmoid({a})",
-                  r"\sigma\left({a}\right)"),
-        Primitive("softplus", 1, lambda a: sp.log(1 + sp.exp(a)), F.softplus,
+        Primitive("sigmoid", 1, _sigmoid_sympy, lambda a: torch.sigmoid(a),
+                  "torch.sigmoid({a})", r"\sigma\left({a}\right)"),
+        Primitive("softplus", 1, lambda a: sp.log(1 + sp.exp(a)), lambda a: F.softplus(a),
                   "torch.nn.functional.softplus({a})", r"\log\left(1 + e^{{{a}}}\right)"),
-        Primitive("erf", 1, sp.erf, torch.erf, "torch.erf({a})",
+        Primitive("erf", 1, lambda a: sp.erf(a), lambda a: torch.erf(a), "torch.erf({a})",
                   r"\operatorname{{erf}}\left({a}\right)"),
-        Primitive("max", 2, sp.Max, torch.maximum, "torch.maximum({a}, {b})",
-                  r"\max\left({a}, {b}\right)", commutative=True),
-        Primitive("min", 2, sp.Min, torch.minimum, "torch.minimum({a}, {b})",
-                  r"\min\left({a}, {b}\right)", commutative=True),
+        Primitive("max", 2, lambda a, b: sp.Max(a, b), lambda a, b: torch.maximum(a, b),
+                  "torch.maximum({a}, {b})", r"\max\left({a}, {b}\right)", commutative=True),
+        Primitive("min", 2, lambda a, b: sp.Min(a, b), lambda a, b: torch.minimum(a, b),
+                  "torch.minimum({a}, {b})", r"\min\left({a}, {b}\right)", commutative=True),
     ]
 }
 

@@ -4,12 +4,17 @@
     term  := unary (("*" | "/") unary)*
     unary := "-" unary | atom
     atom  := NUMBER | "x" | "beta" | "alpha" | NAME "(" expr ("," expr)* ")" | "(" expr ")"
+    NUMBER := [0-9]+ ("." [0-9]*)? | "." [0-9]+, then optionally [eE] [+-]? [0-9]+
+    NAME  := [A-Za-z_] [A-Za-z0-9_]*
 
 Names are the primitives of ``space.operators``, the paper's search ops (as
 macros, e.g. ``sigmoid_mul(a, b)``), the named baselines (``prelu``, ``gelu``,
 ...) and a few aliases (``relu``). ``alpha`` is PReLU's trainable slope. ``/`` is
 the guarded division x1 / (x2 + eps). The Unicode spellings ``β``, ``α``, ``·``,
-``×`` and ``−`` are accepted. Errors name the problem and its 1-based column.
+``×`` and ``−`` are accepted. Numbers are written with the ASCII digits 0-9
+only: other Unicode digits (``٣``, ``𝟙``, ``²``) are not numbers here, though
+Python's ``float`` would read some of them. Errors name the problem and its
+1-based column.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from space.expression import ALPHA, BETA, Call, Const, Expression, Node, X, depth, size
@@ -29,7 +35,7 @@ MAX_NODES = 500  # nodes of the resulting tree, after macro expansion
 _UNICODE = {"β": "beta", "α": "alpha", "·": "*", "×": "*", "−": "-"}
 _LEAVES = {"x": X, "beta": BETA, "alpha": ALPHA}
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"\s*(?:(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[βα]|[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),·×−]))"
 )
 
@@ -59,7 +65,9 @@ def _tokenize(text: str) -> list[_Token]:
         if match is None or match.end() == position:
             column = position + 1 + (len(text[position:]) - len(text[position:].lstrip()))
             char = text[column - 1]
-            hint = "; powers are square(...) and cube(...)" if char == "^" else ""
+            hint = "; powers are square(...) and cube(...)" if char == "^" else \
+                "; numbers take the ASCII digits 0-9" if unicodedata.numeric(char, None) \
+                is not None else ""
             raise ParseError(f"unexpected character {char!r}", column, hint)
         kind = match.lastgroup or "op"
         word = match.group(kind)

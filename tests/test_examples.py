@@ -87,7 +87,7 @@ def test_a_failing_user_task_is_recorded_and_the_search_goes_on(tmp_path, capsys
 
 def test_an_unimportable_user_task_is_one_line_before_anything_runs(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("\n".join([SPACE, "backend: {kind: inline}",
+    config.write_text("\n".join([SPACE, "backend: {kind: inline}", "budget: {max_evaluations: 5}",
                                  "task: {name: 'nowhere.at_all:train'}"]))
     done = actsearch("run", str(config), "--out", str(tmp_path / "run"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1

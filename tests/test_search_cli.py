@@ -70,7 +70,7 @@ def test_unknown_operator_is_one_line(tmp_path):
 
 def test_missing_data_set_is_one_line(tmp_path):
     config = tmp_path / "nodata.yaml"
-    config.write_text(f"task:\n  data_dir: {tmp_path / 'empty'}\n")
+    config.write_text(f"task:\n  data_dir: {tmp_path / 'empty'}\nbudget: {{max_evaluations: 5}}\n")
     _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run"),
                               env={"ACTSEARCH_DATA": str(tmp_path)}),
                     "cifar10 not found", "actsearch data cifar10")
@@ -178,7 +178,7 @@ def test_demo_runs_quickly(capsys):
 
 def test_gpu_request_on_a_cpu_machine_is_one_line(tmp_path):
     config = tmp_path / "gpu.yaml"
-    config.write_text("evaluate: tests.fake_tasks:instant\n"
+    config.write_text("evaluate: tests.fake_tasks:instant\nbudget: {max_evaluations: 5}\n"
                       "backend: {kind: ray, workers: 1, num_cpus: 1, num_gpus: 0.25}\n")
     _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run")),
                     "no Ray node can run a child needing 1 CPU and 0.25 GPU")
@@ -350,3 +350,97 @@ def test_sigterm_seen_through_ray_is_still_a_termination(tmp_path, capsys, monke
         abandoned = [store.candidate(e.candidate_id).text
                      for e in store.evaluations(status="abandoned")]
     assert "x * sigmoid(x)" in abandoned  # the child the signal cut short (and the queued)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing but a comment\n"])
+def test_an_empty_config_is_one_line_and_starts_nothing(tmp_path, text):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text)
+    _one_line_error(actsearch("run", str(empty), "--out", str(tmp_path / "run")),
+                    "empty.yaml: the config has no settings")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_without_a_stop_rule_is_one_line_and_starts_nothing(tmp_path, capsys):
+    config = tmp_path / "forever.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: random}"]))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nothing stops this search" in err
+    assert "budget.unlimited: true" in err and not (tmp_path / "run").exists()
+
+
+def test_a_yaml_alias_bomb_is_one_line_and_leaves_no_run_dir(tmp_path):
+    from tests.test_search_config import _alias_bomb
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_alias_bomb())
+    _one_line_error(actsearch("run", str(bomb), "--out", str(tmp_path / "run")),
+                    "bomb.yaml: the config expands to more than 10,000 values")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_seed_that_does_not_fit_is_one_line_in_config_and_on_the_command_line(tmp_path):
+    config = tmp_path / "seeds.yaml"
+    config.write_text("evaluate: tests.fake_tasks:instant\nseeds: [99999999999999999999]\n")
+    _one_line_error(actsearch("run", str(config), "--out", str(tmp_path / "run")),
+                    "seeds.yaml: seeds[0]: must be in [0, 4294967295]")
+    assert not (tmp_path / "run").exists()
+    _one_line_error(actsearch("eval", "x", "--seed", "99999999999999999999"),
+                    "eval: argument --seed: must be from 0 to 4,294,967,295")
+
+
+@pytest.mark.parametrize("args", [
+    ("show", "{run}", "²"), ("show", "{run}", "٣"), ("show", "{run}", "99999999999999999999"),
+    ("show", "{run}", "9" * 5000), ("show", "{run}", "٣*x"), ("show", "{run}", "𝟙*x"),
+    ("export", "{run}", "--rank", "99999999999999999999", "-o", "x.py"),
+    ("export", "{run}", "--rank", "0", "-o", "x.py"),
+    ("top", "{run}", "-k", "99999999999999999999"), ("top", "{run}", "-k", "٣"),
+    ("top", "{run}", "-k", "9" * 5000), ("plot", "{run}", "-k", "-1", "-o", "p.png"),
+    ("run", "--resume", "{run}", "--workers", "100000"), ("rerank", "{run}", "--seeds", "0"),
+    ("compare", "--functions", "x", "--models", "٢٠", "--out", "{run}/cmp"), ("top",),
+], ids=lambda a: " ".join(x[:12] for x in a))
+def test_ids_and_numbers_that_do_not_fit_are_one_line(run_dir, args):
+    done = actsearch(*[a.format(run=run_dir) for a in args])
+    _one_line_error(done)
+    assert len(done.stderr) < 400  # a 5,000-digit id is not printed back whole
+
+
+def test_unicode_digits_are_not_numbers_for_the_parser():
+    from space import ParseError, parse
+
+    for text in ("٣*x", "𝟙*x", "x + ²"):
+        with pytest.raises(ParseError, match="numbers take the ASCII digits 0-9"):
+            parse(text)
+    assert parse("3*x").text == "3 * x"
+
+
+def test_output_into_a_missing_folder_creates_it(run_dir, tmp_path, capsys):
+    target = tmp_path / "no" / "such" / "dir"
+    assert main(["export", str(run_dir), "--rank", "1", "-o", str(target / "x.py")]) == 0
+    assert "class" in (target / "x.py").read_text()
+    assert main(["plot", str(run_dir), "-k", "2", "-o", str(target / "p.png")]) == 0
+    assert (target / "p.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+
+
+def test_output_that_cannot_be_written_is_one_line(run_dir, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args in (["export", str(run_dir), "--rank", "1", "-o", str(blocker / "x.py")],
+                 ["export", str(run_dir), "--rank", "1", "-o", str(tmp_path)],
+                 ["plot", str(run_dir), "-o", str(tmp_path / "p.unknownformat")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("actsearch: error: -o "), err
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "backend: {kind: inline}", "strategy: {name: exhaustive}"]))
+    (tmp_path / "a-file").write_text("")
+    assert main(["run", str(config), "--out", str(tmp_path / "a-file" / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot write the run directory" in err

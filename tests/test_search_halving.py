@@ -130,7 +130,7 @@ def test_promotions_are_idempotent_and_wait_for_full_cohorts(tmp_path, steps_log
 def test_halving_config_is_checked():
     from search.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"halving\.eta: must be >= 2"):
+    with pytest.raises(ConfigError, match=r"halving\.eta: must be in \[2, 100\], got 1"):
         _config(9, halving="{rungs: [1, 2], eta: 1}")
     with pytest.raises(ConfigError, match=r"halving\.rungs: must increase"):
         _config(9, halving="{rungs: [300, 100]}")

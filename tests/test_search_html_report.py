@@ -376,10 +376,12 @@ def test_a_store_without_a_run_row(tmp_path):
 
 
 def test_bad_arguments_are_one_line(table_run, tmp_path, capsys):
-    assert main(["report", str(table_run), "-k", "0", "-o", str(tmp_path / "r.html")]) == 2
-    assert "-k must be between 1 and 100, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argument errors: one line, exit 2
+        main(["report", str(table_run), "-k", "0", "-o", str(tmp_path / "r.html")])
+    assert stop.value.code == 2
+    assert "-k: must be from 1 to 100, got '0'" in capsys.readouterr().err
     assert main(["report", str(table_run), "-o", str(tmp_path)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "is a folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "no search here" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import ray
 
-from search.backends import BackendError
+from search.backends import BackendError, init_options
 from search.config import config_from_text
 from search.launch import run_search
+from search.report import show_text
 from search.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh], binary: [add, mul, max]}"
 
@@ -81,6 +87,13 @@ def test_worker_killed_mid_child_is_retried_and_recorded_once(files, tmp_path):
         candidate = store.find(crashed_expr)
         (evaluation,) = store.evaluations(candidate.id)
         assert evaluation.status == "ok" and candidate.status == "ok"
+        # the retry leaves a trace: the attempt count and why the first attempt ended
+        assert evaluation.attempts == 2
+        assert evaluation.retries == ["attempt 1: the worker process died (WorkerCrashedError)"]
+        assert "attempts 2" in show_text(store, candidate)
+        assert "retried: attempt 1: the worker process died" in show_text(store, candidate)
+        others = [e for e in store.evaluations() if e.candidate_id != candidate.id]
+        assert all(e.attempts == 1 and e.retries == [] for e in others)
 
 
 def test_worker_dying_on_every_attempt_is_recorded_as_error(files, tmp_path):
@@ -90,7 +103,8 @@ def test_worker_dying_on_every_attempt_is_recorded_as_error(files, tmp_path):
     assert progress.trained == 3 and progress.failures == 1
     with Store(run_dir) as store:
         (failed,) = store.evaluations(status="error")
-        assert "worker process died" in failed.error
+        assert "worker process died on every attempt (1)" in failed.error
+        assert failed.attempts == 1 and failed.retries == []
 
 
 def test_hard_timeout_kills_a_hung_child(files, tmp_path):
@@ -130,3 +144,33 @@ def test_time_budget_then_resume_trains_no_recorded_child_again(files, tmp_path)
             (evaluation,) = store.evaluations(store.find(expr).id)
             assert evaluation.status == "ok"
             assert times <= evaluation.attempts  # trained again only if it was out at a stop
+
+
+def test_raylet_warnings_are_written_above_the_progress_bar(tmp_path):
+    """Ray prints '(raylet) A worker died ...' to stdout from a thread; in a terminal that
+    line used to be drawn across the progress bar. It must start a line of its own."""
+    config = tmp_path / "crash.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:crash_once",
+                                 "task: {steps: 7}", "strategy: {name: exhaustive}",
+                                 "backend: {kind: ray, workers: 1, num_cpus: 1}",
+                                 "budget: {max_evaluations: 4}"]))
+    env = {**os.environ, "FAKE_TASK_CRASH_ONCE": str(tmp_path / "crashed"),
+           "PYTHONUNBUFFERED": "1"}  # as on a terminal: each print reaches the screen at once
+    done = subprocess.run([sys.executable, "-m", "search.cli", "run", str(config), "--out",
+                           str(tmp_path / "run")], cwd=ROOT, env=env, text=True, timeout=240,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # one screen
+    out = done.stdout
+    assert done.returncode == 0, out
+    warnings = [m.start() for m in re.finditer(r"\(raylet\)", out)]
+    assert warnings, out  # Ray did warn about the dead worker
+    for at in warnings:
+        line_start = max(out.rfind("\n", 0, at), out.rfind("\r", 0, at)) + 1
+        assert re.fullmatch(r"(\x1b\[[0-9;]*m)*", out[line_start:at]), repr(out[line_start:at])
+
+
+def test_local_ray_starts_without_the_dashboard_unless_asked():
+    assert init_options(None, 2, 1.0, None)["include_dashboard"] is False
+    assert init_options(None, 2, 1.0, None, dashboard=True)["include_dashboard"] is True
+    assert "include_dashboard" not in init_options("ray://head:10001", 2, 1.0, None)
+    assert config_from_text("backend: {dashboard: true}").backend.dashboard is True
+    assert config_from_text("backend: {}").backend.dashboard is False

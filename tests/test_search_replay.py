@@ -70,7 +70,7 @@ def test_an_unusable_table_stops_the_run_before_it_starts(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("expression,reward\nx,0.5\n__import__('os'),0.9\n")
     config = tmp_path / "c.yaml"
-    config.write_text("\n".join([SPACE, "backend: {kind: inline}",
+    config.write_text("\n".join([SPACE, "backend: {kind: inline}", "budget: {max_evaluations: 5}",
                                  f"task: {{name: table, path: {bad}}}"]))
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()

@@ -121,7 +121,7 @@ def test_seeds_average_and_count_against_the_budget(tmp_path, log):
 
 def test_errors_in_a_row_abort_and_keep_what_was_recorded(tmp_path, log):
     config = _config("failing", strategy="{name: random}",
-                     budget="{max_consecutive_errors: 4}")
+                     budget="{max_consecutive_errors: 4, max_evaluations: 100}")
     with pytest.raises(RunAborted, match=r"4 child trainings in a row.*fake crash in training"):
         run_search(config, out=tmp_path / "run")
     with Store(tmp_path / "run") as store:
@@ -163,7 +163,7 @@ def test_a_second_search_into_the_same_directory_is_refused(tmp_path, log):
     run_search(_config(strategy="{name: random}", budget="{max_evaluations: 2}"),
                out=tmp_path / "run")
     with pytest.raises(LaunchError, match="already holds a search"):
-        run_search(_config(), out=tmp_path / "run")
+        run_search(_config(strategy="{name: exhaustive}"), out=tmp_path / "run")
 
 
 class _Stubborn:
