@@ -31,7 +31,10 @@ learning strategy has.
 
 Strategies use StrategyConfig's defaults, except PPO's lr and entropy weight
 (``PPO_SETTINGS``) and ``--set`` overrides. They are driven in rounds of
-``--round`` proposals (like that many workers), each round told at once.
+``--round`` proposals (like that many workers), each round told at once: 2 by
+default, ``backend.workers``' default and the quickstart's (the runner asks
+for one proposal per free worker). More workers mean more proposals made
+before their rewards are known: ``--round 8`` shows the cost.
 Exhaustive runs on the one-unit space only (its order changes unit 1's tokens
 only after millions of proposals) and with one seed (it is deterministic).
 
@@ -84,7 +87,7 @@ from landscapes import Landscape, NKLandscape, ShapeLandscape, TableLandscape, t
 
 from controller import StrategyConfig, make_strategy
 from controller.base import random_tokens
-from controller.surrogate import SurrogateConfig
+from controller.config import SurrogateConfig
 from space import FunctionPool, SearchSpace
 
 STRATEGIES = ("random", "evolution", "reinforce", "ppo", "exhaustive", "hillclimb", "surrogate",
@@ -269,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="seeds are first-seed, first-seed + 1, ... (default 0)")
     parser.add_argument("--random-seeds", type=int, default=200,
                         help="seeds for random search, the baseline (default 200)")
-    parser.add_argument("--round", type=int, default=8, help="proposals asked per round")
+    parser.add_argument("--round", type=int, default=2, help="proposals asked per round, "
+                        "told at once (default 2: backend.workers' default, like the runner)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help="comma-separated subset of " + ",".join(STRATEGIES))
     parser.add_argument("--landscapes", default="recorded,shape,nk",

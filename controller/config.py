@@ -1,10 +1,12 @@
-"""The one configuration of every search strategy: a flat, frozen dataclass.
+"""The configuration of every search strategy, and of the reward surrogate.
 
 Every field has a default, and each default says why it is what it is. The
 search's YAML loader builds it from the ``strategy:`` section; fields that a
 strategy does not use are ignored by it. The RNN controller's defaults were
 tuned on the no-training landscapes of ``benchmarks/strategy_efficiency.py``
 (rewards in [0, 1], like validation accuracy); the paper states none of them.
+``SurrogateConfig`` is the ``surrogate:`` section: the model, the acquisition,
+and the filter any strategy can use (``controller.surrogate``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import ClassVar
 
 NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution", "surrogate")
 ORDERS = ("enumeration", "predicted")
+MODELS = ("gp", "forest", "knn", "mix")
+ACQUISITIONS = ("ei", "ucb", "mean")
 
 
 @dataclass(frozen=True)
@@ -97,3 +101,40 @@ class StrategyConfig:
                              f"got {self.max_grad_norm!r}")
         if not 0.0 < self.ppo_clip < 1.0:
             raise ValueError(f"strategy.ppo_clip must be in (0, 1), got {self.ppo_clip!r}")
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """How the surrogate predicts and where it is used (the ``surrogate:`` config block)."""
+
+    model: str = "knn"  # gp | forest | knn (controller.surrogate.RewardModel). knn: best
+    #   on the CIFAR-10 landscape's tuning seeds (README) and ~50x cheaper to fit than gp
+    acquisition: str = "ei"  # ei | ucb | mean: what the surrogate strategy and filter maximise
+    kappa: float = 2.0  # ucb's weight of the standard deviation
+    filter: int = 1  # any other strategy proposes filter x n, the best n are trained (1: off)
+    initial: int = 8  # rewards needed before the surrogate is trusted (uniform draws before)
+    pool_size: int = 20_000  # candidates drawn when a space is too large to enumerate
+    refit_growth: float = 0.05  # refit once the rewards told grew by this share (at least 1)
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "kappa": "[0, 100]", "filter": "[1, 100]", "initial": "[1, 100000]",
+        "pool_size": "[1, 1000000]", "refit_growth": "[0, 1]"}
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"surrogate.model {self.model!r} is not one of {', '.join(MODELS)}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"surrogate.acquisition {self.acquisition!r} is not one of "
+                             f"{', '.join(ACQUISITIONS)}")
+        if not 0.0 <= self.kappa <= 100.0:
+            raise ValueError(f"surrogate.kappa must be in [0, 100], got {self.kappa!r}")
+        if not 1 <= self.filter <= 100:
+            raise ValueError(f"surrogate.filter must be in [1, 100], got {self.filter!r}")
+        if not 1 <= self.initial <= 100_000:
+            raise ValueError(f"surrogate.initial must be in [1, 100000], got {self.initial!r}")
+        if not 1 <= self.pool_size <= 1_000_000:
+            raise ValueError(f"surrogate.pool_size must be in [1, 1000000], "
+                             f"got {self.pool_size!r}")
+        if not 0.0 <= self.refit_growth <= 1.0:
+            raise ValueError(f"surrogate.refit_growth must be in [0, 1], "
+                             f"got {self.refit_growth!r}")

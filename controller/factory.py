@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from controller.base import Strategy
-from controller.config import StrategyConfig
+from controller.config import StrategyConfig, SurrogateConfig
 from controller.evolution import RegularizedEvolution
 from controller.exhaustive import Exhaustive
 from controller.filtered import SurrogateFilter
 from controller.model_based import SurrogateSearch
 from controller.random_search import RandomSearch
 from controller.rl import RNNController
-from controller.surrogate import SurrogateConfig
 
 _BUILDERS = {
     "exhaustive": Exhaustive,

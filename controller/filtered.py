@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from controller.base import Ledger, Results, Tokens, check_n
+from controller.config import SurrogateConfig
 from controller.features import shape_features
 from controller.model_based import Prediction
-from controller.surrogate import RewardModel, SurrogateConfig, acquisition
+from controller.surrogate import RewardModel, acquisition
 
 MAX_ROUNDS = 20  # asks of the inner strategy per ask before repeats go to the runner as they are
 

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from controller.base import Ledger, Results, Tokens, check_kind, check_n, rng_state, set_rng_state
-from controller.config import StrategyConfig
+from controller.config import StrategyConfig, SurrogateConfig
 from controller.features import feature_matrix
-from controller.surrogate import RewardModel, SurrogateConfig, acquisition
+from controller.surrogate import RewardModel, acquisition
 
 ENUMERABLE = 100_000  # spaces with at most this many sequences are pooled whole
 

@@ -8,58 +8,30 @@ shape features of ``controller.features``; every model is scikit-learn's:
   normalised); its posterior standard deviation is the uncertainty.
 * ``forest``: a random forest; the uncertainty is the spread of its trees.
 * ``knn``: distance-weighted nearest neighbours (AQuaSurF's regressor); the
-  uncertainty is the neighbours' spread plus a term growing with the distance
-  to them, so far-away candidates are uncertain.
+  uncertainty blends the neighbours' spread with the spread of all rewards told
+  (the prior), by the share ``d / (d + d0)`` of the distance ``d`` to the
+  neighbours (``d0``: the typical gap between told points). Far-away candidates
+  are as uncertain as the prior, never more: an unbounded distance term made
+  expected improvement chase outliers (divisions with poles) on the digits
+  landscape.
 
 ``acquisition(mean, std, best, kind)`` turns predictions into scores to
 maximise: expected improvement over the best reward told (``ei``), an upper
 confidence bound ``mean + kappa * std`` (``ucb``), or the mean (``mean``).
 
-``SurrogateConfig`` is the ``surrogate:`` block of a run's config: the model,
-the acquisition, the filter any strategy can use, and the candidate pool.
+Its settings are ``controller.config.SurrogateConfig``, the ``surrogate:``
+block of a run's config.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
-MODELS = ("gp", "forest", "knn")
-ACQUISITIONS = ("ei", "ucb", "mean")
+from controller.config import SurrogateConfig  # noqa: F401  (re-exported)
 
-
-@dataclass(frozen=True)
-class SurrogateConfig:
-    """How the surrogate predicts and where it is used (the ``surrogate:`` config block)."""
-
-    model: str = "gp"  # gp | forest | knn (see RewardModel)
-    acquisition: str = "ei"  # ei | ucb | mean: what the surrogate strategy and filter maximise
-    kappa: float = 2.0  # ucb's weight of the standard deviation
-    filter: int = 1  # any other strategy proposes filter x n, the best n are trained (1: off)
-    initial: int = 8  # rewards needed before the surrogate is trusted (uniform draws before)
-    pool_size: int = 20_000  # candidates drawn when a space is too large to enumerate
-    refit_growth: float = 0.05  # refit once the rewards told grew by this share (at least 1)
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"surrogate.model {self.model!r} is not one of {', '.join(MODELS)}")
-        if self.acquisition not in ACQUISITIONS:
-            raise ValueError(f"surrogate.acquisition {self.acquisition!r} is not one of "
-                             f"{', '.join(ACQUISITIONS)}")
-        if not 0.0 <= self.kappa <= 100.0:
-            raise ValueError(f"surrogate.kappa must be in [0, 100], got {self.kappa!r}")
-        if not 1 <= self.filter <= 100:
-            raise ValueError(f"surrogate.filter must be in [1, 100], got {self.filter!r}")
-        if not 1 <= self.initial <= 100_000:
-            raise ValueError(f"surrogate.initial must be in [1, 100000], got {self.initial!r}")
-        if not 1 <= self.pool_size <= 1_000_000:
-            raise ValueError(f"surrogate.pool_size must be in [1, 1000000], "
-                             f"got {self.pool_size!r}")
-        if not 0.0 <= self.refit_growth <= 1.0:
-            raise ValueError(f"surrogate.refit_growth must be in [0, 1], "
-                             f"got {self.refit_growth!r}")
+MODELS = ("gp", "forest", "knn", "mix")
 
 
 class RewardModel:
@@ -73,6 +45,11 @@ class RewardModel:
         self._scale = None
 
     def fit(self, features: np.ndarray, rewards: np.ndarray) -> RewardModel:
+        if self.kind == "mix":
+            self._parts = [RewardModel("gp", self.seed).fit(features, rewards),
+                           RewardModel("knn", self.seed).fit(features, rewards)]
+            self._fitted = True
+            return self
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.preprocessing import StandardScaler
 
@@ -101,6 +78,9 @@ class RewardModel:
         """(mean, standard deviation) for each row of ``features``."""
         if self._fitted is None:
             raise RuntimeError("predict() before fit()")
+        if self.kind == "mix":
+            (m1, s1), (m2, s2) = (m.predict(features) for m in self._parts)
+            return (m1 + m2) / 2, (s1 + s2) / 2
         inputs = self._scale.transform(np.asarray(features, float))
         if self.kind == "gp":
             mean, std = self._fitted.predict(inputs, return_std=True)
@@ -114,8 +94,9 @@ class RewardModel:
             mean = (weights * values).sum(axis=1) / weights.sum(axis=1)
             spread = np.sqrt((weights * (values - mean[:, None]) ** 2).sum(axis=1)
                              / weights.sum(axis=1))
-            far = distance.mean(axis=1) / self._typical
-            std = spread + self._train_rewards.std() * far
+            far = distance.mean(axis=1)
+            weight = far / (far + self._typical)  # 0 on a told point, 1/2 at a typical gap
+            std = (1.0 - weight) * spread + weight * self._train_rewards.std()
         return np.asarray(mean, float), np.maximum(np.asarray(std, float), 1e-12)
 
 

@@ -264,11 +264,17 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from search.report import find_candidate, show_text
+    from search.report import ReportError, find_candidate, predicted_text, show_text
     from search.store import Store
 
     with Store(args.run_dir) as store:
-        print(show_text(store, find_candidate(store, args.ref)))
+        try:
+            print(show_text(store, find_candidate(store, args.ref)))
+        except ReportError:
+            predicted = None if args.ref.strip().isdigit() else predicted_text(store, args.ref)
+            if predicted is None:
+                raise
+            print(predicted)
     return 0
 
 

@@ -28,11 +28,11 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from controller import StrategyConfig
+from controller import StrategyConfig, SurrogateConfig
 from evaluator import TableTask, TaskConfig, UserTask, task_class
 from search.errors import UserError
 from search.ranges import problem
-from space import SearchSpace, SpaceError
+from space import FunctionPool, SearchSpace, SpaceError
 
 DEFAULT_EVALUATE = "evaluator:run_task"
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -51,11 +51,15 @@ class ConfigError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    """The search space: ``units`` core units over the named operators (None: all 25/10)."""
+    """The search space: ``units`` core units over the named operators (None: all 25/10),
+    or a **pool**: the given functions only (``space.FunctionPool``)."""
 
     units: int = 1
     unary: tuple[str, ...] | None = None
     binary: tuple[str, ...] | None = None
+    pool: str | None = None  # a file of expressions, one a line ("search among these");
+    #   read when a run starts, its functions saved with the run (a resume reads those)
+    functions: tuple[str, ...] | None = None  # the pool's expressions, inline
 
     RANGES: ClassVar[dict[str, str]] = {"units": "[1, 10]"}
 
@@ -147,6 +151,8 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)  # each candidate is trained once per seed; reward = mean
     seeds_per_candidate: int | None = None  # shorthand for seeds: [0, 1, ..., n-1]
     halving: HalvingConfig | None = None  # successive halving over training budgets (None: off)
+    surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)  # the reward model
+    #   of strategy surrogate, exhaustive's predicted order, and the filter of the others
     dedup: Literal["fingerprint", "canonical"] = "fingerprint"  # what counts as "seen before"
     name: str = "search"  # a label for the run directory and reports
 
@@ -158,7 +164,11 @@ class RunConfig:
 
 def _check(config: RunConfig) -> None:
     """Value checks that types cannot express; raise ConfigError naming the key."""
+    pooled = config.space.pool is not None or config.space.functions is not None
     rules = [  # the range of each number is declared in its section's RANGES
+        ("space.pool", not pooled or (config.space.unary is None and config.space.binary is None
+                                      and config.space.units == 1),
+         "a pool is the whole space; drop space.units, unary and binary"),
         ("backend.num_gpus", config.backend.num_gpus <= 1 or config.backend.num_gpus.is_integer(),
          "above 1 must be a whole number of GPUs"),
         ("seeds", len(config.seeds) >= 1, "must list at least one seed"),
@@ -190,6 +200,11 @@ def _check(config: RunConfig) -> None:
             SearchSpace(config.space.units, unary, binary)
         except SpaceError as error:
             raise ConfigError(f"{key}: {error}") from None
+    if config.space.functions is not None:
+        try:
+            FunctionPool(config.space.functions)
+        except SpaceError as error:
+            raise ConfigError(f"space.functions: {error}") from None
 
 
 def _is_target(text: str) -> bool:

@@ -314,7 +314,10 @@ def surrogate_section(pairs: Sequence[tuple[float, float]], label: str = "reward
     text = f"{len(finite)} functions; mean absolute error " \
            f"{float(np.mean(np.abs(predicted - measured))):.4f}"
     if len(finite) > 2 and np.std(predicted) > 0 and np.std(measured) > 0:
-        text += f"; Pearson r {float(np.corrcoef(predicted, measured)[0, 1]):.3f}"
+        from scipy.stats import spearmanr
+
+        text += (f"; Pearson r {float(np.corrcoef(predicted, measured)[0, 1]):.3f}, "
+                 f"Spearman ρ {float(spearmanr(predicted, measured).statistic):.3f}")
     figure = tag("figure", join([Html(surrogate_figure(finite, label)),
                                  tag("figcaption", text + ".")]))
     return section("surrogate", "Surrogate: predicted against measured", figure)
@@ -329,8 +332,9 @@ TITLES = {"overview": "At a glance", "progress": "Progress", "top": "Top functio
 
 
 def render_report(store: Store, k: int = 10,
-                  surrogate: Sequence[tuple[float, float]] = ()) -> str:
-    """The whole page for the run in ``store`` (opened read-only)."""
+                  surrogate: Sequence[tuple[float, float]] | None = None) -> str:
+    """The whole page for the run in ``store`` (opened read-only); ``surrogate``: the
+    (predicted, measured) pairs to plot (None: the ones the run recorded)."""
     from search.run_summary import summarize_run
 
     if not 1 <= k <= MAX_K:
@@ -345,7 +349,9 @@ def render_report(store: Store, k: int = 10,
         "functions": functions_section(summary.top, label),
         "rewards": rewards_section(summary.rewards, summary.failures, label),
         "studies": studies_section(store.run_dir),
-        "surrogate": surrogate_section(surrogate, label),
+        "surrogate": surrogate_section(
+            [(p, m) for _, p, m in store.prediction_pairs()] if surrogate is None else surrogate,
+            label),
     }
     running = view.statuses.get("running", 0)
     lines = [tag("h1", f"actsearch report: {view.name}"),

@@ -26,7 +26,7 @@ from search.errors import UserError
 from search.runner import Progress, Runner
 from search.store import CONFIG_NAME, DB_NAME, RunLock, Store
 from search.version import code_version
-from space import SearchSpace
+from space import FunctionPool, SearchSpace, SpaceError, read_pool
 from space.enumerate import unique_functions
 
 SMALL_SPACE = 20_000  # token sequences counted up front for the progress bar's total
@@ -36,8 +36,23 @@ class LaunchError(UserError, ValueError):
     """A run that cannot start as asked (one line: what, where, how to fix)."""
 
 
-def build_space(config: RunConfig) -> SearchSpace:
+def build_space(config: RunConfig) -> SearchSpace | FunctionPool:
+    """The operator space, or the pool of functions the config lists."""
+    if config.space.functions is not None:
+        return FunctionPool(config.space.functions)
     return SearchSpace(config.space.units, config.space.unary, config.space.binary)
+
+
+def with_pool(config: RunConfig) -> RunConfig:
+    """A new run's ``space.pool`` file read into ``space.functions``, so the run keeps
+    the functions it started with (a resume does not read the file again)."""
+    if config.space.pool is None or config.space.functions is not None:
+        return config
+    try:
+        functions = read_pool(Path(config.space.pool).expanduser())
+    except SpaceError as error:
+        raise LaunchError(f"space.pool: {error}") from None
+    return replace(config, "space", functions=tuple(functions))
 
 
 def task_for_children(config: RunConfig) -> dict:
@@ -150,6 +165,7 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
     else:
         assert config is not None
         check_stop_rule(config)
+        config = with_pool(config)
         run_dir = new_run_dir(config, out)
     lock = RunLock(run_dir)  # before anything starts (Ray): a second driver is refused at once
     try:
@@ -161,7 +177,7 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
         from controller import make_strategy  # torch: after the checks, which fail without it
 
         space = build_space(config)
-        strategy = make_strategy(config.strategy, space)
+        strategy = make_strategy(config.strategy, space, config.surrogate)
         task = task_for_children(config)
         backend = make_backend(config, task)
     except BaseException:

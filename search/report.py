@@ -178,7 +178,42 @@ def top_table(store: Store, k: int) -> str:
         lines.append("A rank with = has exactly the same reward as another row: a tie (the "
                      "earlier function is listed first).")
     lines.append(noise_line(store, counts["seeds"]))
+    lines += predicted_lines(store)
     return "\n".join(lines)
+
+
+PREDICTED = "predicted, not trained"
+
+
+def predicted_lines(store: Store, shown: int = 3) -> list[str]:
+    """Below the table: the functions the surrogate filter passed over (never dropped)."""
+    count, best = store.predicted_untrained(shown)
+    if not count:
+        return []
+    listed = ", ".join(f"`{p.text}` {_fmt(p.mean, 3)}" + (f" ± {_fmt(p.std, 3)}" if p.std
+                                                          is not None else "") for p in best)
+    return [f"{PREDICTED}: {count} functions the surrogate filter passed over, by predicted "
+            f"reward {listed}{', ...' if count > shown else ''} "
+            f"(`actsearch show {store.run_dir} EXPR` shows one)."]
+
+
+def predicted_text(store: Store, ref: str) -> str | None:
+    """``show`` of a function the surrogate predicted but no one trained, or None."""
+    expr = parse(ref)
+    for key in (expr.fingerprint, expr.canonical):
+        prediction = store.prediction(key)
+        if prediction is not None and store.find(expr.canonical, expr.fingerprint) is None:
+            return "\n".join([
+                f"function:    {prediction.text}",
+                f"status:      {PREDICTED} (the surrogate filter passed it over)",
+                f"predicted:   {_prediction(prediction)}",
+                f"next:        {eval_suggestion(store, prediction.text)}"])
+    return None
+
+
+def _prediction(prediction) -> str:
+    spread = "" if prediction.std is None else f" ± {_fmt(prediction.std)}"
+    return f"{_fmt(prediction.mean)}{spread} (the reward surrogate's mean ± standard deviation)"
 
 
 def top_json(store: Store, k: int) -> str:
@@ -192,6 +227,7 @@ def top_json(store: Store, k: int) -> str:
     noise = seed_noise(store)
     counts = summary(store)
     counts["seed_noise"] = None if noise is None else {"std": noise[0], "functions": noise[1]}
+    counts["predicted_not_trained"] = store.predicted_untrained(0)[0]
     return json.dumps({"version": JSON_VERSION, "run_dir": str(store.run_dir),
                        "summary": counts, "rows": rows}, indent=2, allow_nan=False)
 
@@ -257,6 +293,10 @@ def run_space(store: Store) -> SearchSpace | None:
     if row is None:
         return None
     space = json.loads(row["config_json"]).get("space", {})
+    if space.get("functions"):
+        from space import FunctionPool
+
+        return FunctionPool(space["functions"])
     return SearchSpace(space.get("units", 1), space.get("unary"), space.get("binary"))
 
 
@@ -339,6 +379,9 @@ def show_text(store: Store, candidate: Candidate) -> str:
              f"proposed:    {candidate.proposals} time(s)"]
     if candidate.note:
         lines.append(f"note:        {candidate.note}")
+    prediction = store.prediction(candidate.fingerprint) or store.prediction(candidate.canonical)
+    if prediction is not None:
+        lines.append(f"predicted:   {_prediction(prediction)}, before training")
     for e in store.evaluations(candidate.id):
         lines.append(_evaluation_line(e))
         lines += curve_lines(e.curves)

@@ -148,3 +148,20 @@ def to_float(value: Any) -> float | None:
     if value is None:
         return None
     return float(value)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the reward surrogate expected of a function when it was proposed."""
+
+    key: str  # the function's fingerprint (canonical text with dedup: canonical)
+    text: str
+    mean: float
+    std: float | None
+    trained: bool  # False: the surrogate filter passed it over
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Prediction:
+        return cls(key=row["key"], text=row["text"], mean=float(row["mean"]),
+                   std=None if row["std"] is None else float(row["std"]),
+                   trained=bool(row["trained"]))

@@ -270,11 +270,27 @@ class Runner:
             if n <= 0:
                 return
             proposals = self.strategy.ask(n)
+            self._record_predictions()
             if not proposals:
                 self.progress.stopped_by = "exhausted"
                 return
             for tokens in proposals:
                 self._propose(tuple(int(t) for t in tokens))
+
+    def _record_predictions(self) -> None:
+        """Store what the surrogate expected of the proposals just made, and of those its
+        filter passed over, before any of them is trained (``Store.add_predictions``)."""
+        take = getattr(self.strategy, "take_predictions", None)
+        if take is None:
+            return
+        rows = []
+        for prediction in take():
+            if not math.isfinite(prediction.mean):
+                continue  # proposed before the surrogate was trusted: nothing predicted
+            expr = self.space.decode(prediction.tokens)
+            key = expr.fingerprint if self.config.dedup == "fingerprint" else expr.canonical
+            rows.append((key, expr.text, prediction.mean, prediction.std, prediction.trained))
+        self.store.add_predictions(rows)
 
     def _asks_allowed(self, free_workers: int) -> int:
         """How many proposals to ask for now (0 sets ``stopped_by``)."""

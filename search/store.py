@@ -33,6 +33,14 @@ Contract:
 * ``attempts`` counts submissions of an evaluation: a resume that reruns it
   and a retry after its worker process died (``search.backends``) each add
   one; the reason of each retry is kept in its ``info`` as ``"retries"``.
+* ``predictions`` keeps what the reward surrogate expected of a function when
+  it was proposed (``mean``, ``std``): ``trained`` 1 for a proposal sent to
+  training, 0 for one the surrogate filter passed over (recorded, never
+  dropped). ``key`` is the function's fingerprint (its canonical text with
+  ``dedup: canonical``); the first prediction of a key and kind is kept. A
+  passed-over function that was trained later is no longer "predicted, not
+  trained". Stores written before the table existed gain it when resumed; read
+  as they are, they have no predictions.
 * SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
   twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
   column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
@@ -54,7 +62,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from search.errors import UserError
-from search.rows import Candidate, DamagedRow, Evaluation, json_column, real, text, to_float
+from search.rows import (
+    Candidate,
+    DamagedRow,
+    Evaluation,
+    Prediction,
+    json_column,
+    real,
+    text,
+    to_float,
+)
 
 SCHEMA_VERSION = 4  # 2: rung columns; 3: fingerprints over three beta values; 4: `abandoned`
 READABLE_VERSIONS = (2, 3, 4)  # read-only commands read these as they are (2: older fingerprints)
@@ -92,6 +109,9 @@ CREATE INDEX IF NOT EXISTS evaluations_status ON evaluations(status);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY, created REAL NOT NULL, told INTEGER NOT NULL,
     state BLOB NOT NULL, outstanding TEXT NOT NULL, counters TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL, text TEXT NOT NULL, mean REAL NOT NULL,
+    std REAL, trained INTEGER NOT NULL, made REAL NOT NULL, UNIQUE (key, trained));
 """
 
 
@@ -534,6 +554,57 @@ class Store:
         """Proposals answered from the store: every proposal of a function after its first."""
         return self.db.execute("SELECT IFNULL(SUM(proposals - 1), 0) "
                                "FROM candidates").fetchone()[0]
+
+    # -- the surrogate's predictions -----------------------------------------------------
+
+    def add_predictions(self, rows: Sequence[tuple[str, str, float, float, bool]]) -> None:
+        """Record (key, text, mean, std, trained) predictions; a key's first one stays."""
+        if not rows:
+            return
+        now = time.time()
+        with self.transaction("record the surrogate's predictions") as db:
+            db.executemany("INSERT OR IGNORE INTO predictions (key, text, mean, std, trained, "
+                           "made) VALUES (?, ?, ?, ?, ?, ?)",
+                           [(key, text_, mean, real(std), int(trained), now)
+                            for key, text_, mean, std, trained in rows])
+
+    def _has_predictions(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                               "AND name='predictions'").fetchone() is not None
+
+    @_reads
+    def predicted_untrained(self, k: int | None = None) -> tuple[int, list[Prediction]]:
+        """(how many, the ``k`` best) functions the filter passed over and no one trained,
+        by predicted reward."""
+        if not self._has_predictions():
+            return 0, []
+        where = ("FROM predictions p WHERE trained=0 AND NOT EXISTS (SELECT 1 FROM "
+                 "candidates c WHERE c.fingerprint=p.key OR c.canonical=p.key)")
+        count = self.db.execute(f"SELECT COUNT(*) {where}").fetchone()[0]
+        rows = self.db.execute(f"SELECT * {where} ORDER BY mean DESC, id LIMIT ?",
+                               (-1 if k is None else k,))
+        return count, [Prediction.from_row(r) for r in rows]
+
+    @_reads
+    def prediction(self, key: str) -> Prediction | None:
+        """What the surrogate expected of one function (the trained proposal's, if any)."""
+        if not self._has_predictions():
+            return None
+        row = self.db.execute("SELECT * FROM predictions WHERE key=? ORDER BY trained DESC "
+                              "LIMIT 1", (key,)).fetchone()
+        return None if row is None else Prediction.from_row(row)
+
+    @_reads
+    def prediction_pairs(self) -> list[tuple[str, float, float]]:
+        """(text, predicted, measured) for every trained proposal the surrogate predicted
+        and that finished ok: how well the surrogate did in this run."""
+        if not self._has_predictions():
+            return []
+        rows = self.db.execute(
+            "SELECT c.text, p.mean, c.reward_text FROM predictions p JOIN candidates c "
+            "ON c.fingerprint=p.key OR c.canonical=p.key WHERE p.trained=1 AND "
+            "c.status='ok' ORDER BY c.id")
+        return [(r[0], float(r[1]), float(r[2])) for r in rows]
 
     # -- strategy checkpoints ---------------------------------------------------------
 

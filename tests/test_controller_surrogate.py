@@ -114,13 +114,15 @@ def test_surrogate_finds_the_best_function_sooner_than_random():
         expr = SPACE.decode(tokens)
         rewards.setdefault(expr.fingerprint, smooth_reward(expr))
     best = max(rewards.values())
-    counts = {}
-    for name in ("random", "surrogate"):
-        counts[name] = [evaluations_to_best(make_strategy(StrategyConfig(name=name, seed=seed),
-                                                          SPACE), rewards, best)
-                        for seed in range(8)]
-    assert statistics.median(counts["surrogate"]) < statistics.median(counts["random"]) / 2, \
-        counts
+
+    def median(name: str, model: str = "knn") -> float:
+        return statistics.median(evaluations_to_best(make_strategy(
+            StrategyConfig(name=name, seed=seed), SPACE, SurrogateConfig(model=model)),
+            rewards, best) for seed in range(8))
+
+    random = median("random")  # 47.5 of 191 functions when written
+    knn, gp = median("surrogate", "knn"), median("surrogate", "gp")  # 30 and 18
+    assert knn < 0.8 * random and gp < random / 2, (random, knn, gp)
 
 
 def test_exhaustive_in_predicted_order_proposes_every_function_once():
