@@ -52,6 +52,7 @@ next_steps() {
   local run=$1
   echo
   say "the search is done; next (or 'source $VENV/bin/activate' and drop the '$VENV/bin/'):"
+  echo "  open $run/report.html               # the page written just now (top, curves, β)"
   echo "  $ACT top $run                      # ranked table (--json for scripts)"
   echo "  $ACT show $run 'max(x, sin(x))'    # everything recorded about one function"
   echo "  $ACT plot $run -o top.png          # the top functions and the search's rewards"
@@ -84,6 +85,8 @@ quickstart() {
     fi
     exit "$status"
   fi
+  say "writing the report: $ACT report $run"
+  "$ACT" report "$run"
   next_steps "$run"
 }
 
