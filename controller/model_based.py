@@ -96,7 +96,7 @@ class SurrogateSearch:
 
     @property
     def features(self) -> np.ndarray:
-        """Shape features of the whole pool (computed once, ~0.1 ms a function)."""
+        """Shape features of the whole pool (computed once, ~0.2 ms a function)."""
         if self._features is None:
             self._features = feature_matrix([self.space.decode(t) for t in self.pool])
         return self._features

@@ -48,6 +48,7 @@ def test_quickstart_names_its_run_directory_and_prints_the_next_commands(fake_ve
                          calls[1])
     assert match, calls
     run = match.group(1)
+    assert calls[2:] == [f"report {run}"]  # the page to share, written when the search ends
     lines = done.stdout.splitlines()
     assert f"run.sh: environment up to date: {fake_venv}" in lines
     assert any(line.startswith("run.sh: checking CIFAR-10") for line in lines)
@@ -76,4 +77,6 @@ def test_a_stopped_quickstart_says_how_to_resume(fake_venv, tmp_path):
     done = _quickstart(fake_venv, "--out", str(run), FAKE_ACTSEARCH_EXIT="130")
     assert done.returncode == 130
     assert f"continue it with: {fake_venv}/bin/actsearch run --resume {run}" in done.stdout
+    assert not any(call.startswith("report") for call in
+                   (tmp_path / "calls").read_text().splitlines())
     assert "next" not in done.stdout
