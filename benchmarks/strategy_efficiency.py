@@ -219,6 +219,9 @@ def landscapes_for(args) -> list[tuple[str, Landscape]]:
     for kind in kinds:
         if kind in ("table", "recorded"):
             tables = [(Path(args.table), None)] if args.table else recorded_landscapes()
+            if args.tables and not args.table:
+                wanted = args.tables.split(",")
+                tables = [(t, s) for t, s in tables if t.stem in wanted]
             for table, recorded_space in tables:
                 spaces = ([pool_of(table)] if args.pool else [recorded_space] if recorded_space
                           else [SearchSpace(int(u)) for u in args.units.split(",")])
@@ -280,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated: recorded (benchmarks/landscapes/*.csv), shape, nk")
     parser.add_argument("--table", metavar="CSV", help="replay a recorded expression,reward "
                         "table (the `table` task) over --units spaces instead of --landscapes")
+    parser.add_argument("--tables", help="comma-separated names of recorded tables to "
+                        "replay (default: every benchmarks/landscapes/*.csv), e.g. digits_mlp8")
     parser.add_argument("--pool", action="store_true", help="search only the tables' own "
                         "functions (a FunctionPool) instead of the space they were recorded in")
     parser.add_argument("--filter", type=int, default=4,

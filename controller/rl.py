@@ -39,9 +39,10 @@ controller answers such repeats itself, at once, and samples again in their
 place (up to ``RESAMPLE_ROUNDS`` times per ask, after which repeats go to the
 runner, which answers them from its store the same way): a round trip through
 the runner for a repeat costs a store write and a proposal of the budget but
-teaches nothing the controller does not already know. Sequences still in
-flight, and other spellings of a told function, are proposed as they are (the
-runner makes them wait for the result, or answers them from its store).
+teaches nothing the controller does not already know. "Told before" is by
+function: another spelling of a told function (same fingerprint, the runner's
+default ``dedup``) is answered here too. Sequences still in flight are proposed
+as they are (the runner makes them wait for the result).
 ``samples`` counts every sequence drawn, answered here or not.
 
 The surrogate filter (``controller/filtered.py``) asks this controller for k
@@ -89,7 +90,8 @@ class RNNController:
         self.elite: list[tuple[float, Tokens]] = []  # best distinct (reward, tokens), best first
         self.updates = 0
         self.samples = 0  # sequences drawn, repeats answered here included
-        self.known: dict[Tokens, float] = {}  # sequence -> reward told
+        self.known: dict[str, float] = {}  # function (fingerprint) -> reward told
+        self._keys: dict[Tokens, str] = {}  # sequence -> its function's fingerprint (a cache)
         self.last_stats: dict[str, float] = {}
 
     # -- ask and tell ----------------------------------------------------------------
@@ -104,8 +106,9 @@ class RNNController:
             self.samples += need
             repeats = []
             for tokens, log_p in zip(rollout.as_tuples(), rollout.sequence_log_prob.tolist()):
-                if tokens in self.known and round_ < RESAMPLE_ROUNDS - 1:
-                    repeats.append((tokens, self.known[tokens], log_p))
+                key = self.function_of(tokens)
+                if key in self.known and round_ < RESAMPLE_ROUNDS - 1:
+                    repeats.append((tokens, self.known[key], log_p))
                 else:
                     self.ledger.add(tokens, log_p)
                     proposals.append(tokens)
@@ -116,8 +119,15 @@ class RNNController:
     def tell(self, results: Results) -> None:
         settled = self.ledger.settle(results)  # (tokens, reward, log-prob when asked)
         for tokens, reward, _ in settled:
-            self.known.setdefault(tokens, reward)
+            self.known.setdefault(self.function_of(tokens), reward)
         self.learn(settled)
+
+    def function_of(self, tokens: Tokens) -> str:
+        """The fingerprint of the function a sequence spells (cached per sequence)."""
+        key = self._keys.get(tokens)
+        if key is None:
+            key = self._keys[tokens] = self.space.decode(tokens).fingerprint
+        return key
 
     def learn(self, settled: list[tuple[Tokens, float, float]]) -> None:
         """Buffer (tokens, reward, log-prob when asked); update on every full batch."""
@@ -214,4 +224,5 @@ class RNNController:
         self.elite = [(float(r), tuple(t)) for r, t in state.get("elite", [])]  # older saves
         self.updates = state["updates"]
         self.samples = state.get("samples", 0)  # older saves: no count, no known functions
-        self.known = {tuple(t): float(r) for t, r in state.get("known", {}).items()}
+        self.known = {k if isinstance(k, str) else self.function_of(tuple(k)): float(r)
+                      for k, r in state.get("known", {}).items()}  # older saves: by sequence
