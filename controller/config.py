@@ -16,7 +16,7 @@ from typing import ClassVar
 
 NAMES = ("exhaustive", "random", "reinforce", "ppo", "evolution", "surrogate")
 ORDERS = ("enumeration", "predicted")
-MODELS = ("gp", "forest", "knn", "mix")
+MODELS = ("gp", "forest", "knn")
 ACQUISITIONS = ("ei", "ucb", "mean")
 
 

@@ -29,9 +29,7 @@ import warnings
 
 import numpy as np
 
-from controller.config import SurrogateConfig  # noqa: F401  (re-exported)
-
-MODELS = ("gp", "forest", "knn", "mix")
+from controller.config import MODELS, SurrogateConfig  # noqa: F401  (re-exported)
 
 
 class RewardModel:
@@ -45,11 +43,6 @@ class RewardModel:
         self._scale = None
 
     def fit(self, features: np.ndarray, rewards: np.ndarray) -> RewardModel:
-        if self.kind == "mix":
-            self._parts = [RewardModel("gp", self.seed).fit(features, rewards),
-                           RewardModel("knn", self.seed).fit(features, rewards)]
-            self._fitted = True
-            return self
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.preprocessing import StandardScaler
 
@@ -78,9 +71,6 @@ class RewardModel:
         """(mean, standard deviation) for each row of ``features``."""
         if self._fitted is None:
             raise RuntimeError("predict() before fit()")
-        if self.kind == "mix":
-            (m1, s1), (m2, s2) = (m.predict(features) for m in self._parts)
-            return (m1 + m2) / 2, (s1 + s2) / 2
         inputs = self._scale.transform(np.asarray(features, float))
         if self.kind == "gp":
             mean, std = self._fitted.predict(inputs, return_std=True)

@@ -200,15 +200,15 @@ def predicted_lines(store: Store, shown: int = 3) -> list[str]:
 def predicted_text(store: Store, ref: str) -> str | None:
     """``show`` of a function the surrogate predicted but no one trained, or None."""
     expr = parse(ref)
-    for key in (expr.fingerprint, expr.canonical):
-        prediction = store.prediction(key)
-        if prediction is not None and store.find(expr.canonical, expr.fingerprint) is None:
-            return "\n".join([
-                f"function:    {prediction.text}",
-                f"status:      {PREDICTED} (the surrogate filter passed it over)",
-                f"predicted:   {_prediction(prediction)}",
-                f"next:        {eval_suggestion(store, prediction.text)}"])
-    return None
+    if store.find(expr.canonical, expr.fingerprint) is not None:
+        return None
+    prediction = store.prediction(expr.fingerprint, expr.canonical)
+    if prediction is None:
+        return None
+    return "\n".join([f"function:    {prediction.text}",
+                      f"status:      {PREDICTED} (the surrogate filter passed it over)",
+                      f"predicted:   {_prediction(prediction)}",
+                      f"next:        {eval_suggestion(store, prediction.text)}"])
 
 
 def _prediction(prediction) -> str:
@@ -379,7 +379,7 @@ def show_text(store: Store, candidate: Candidate) -> str:
              f"proposed:    {candidate.proposals} time(s)"]
     if candidate.note:
         lines.append(f"note:        {candidate.note}")
-    prediction = store.prediction(candidate.fingerprint) or store.prediction(candidate.canonical)
+    prediction = store.prediction(candidate.fingerprint, candidate.canonical)
     if prediction is not None:
         lines.append(f"predicted:   {_prediction(prediction)}, before training")
     for e in store.evaluations(candidate.id):

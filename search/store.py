@@ -586,12 +586,13 @@ class Store:
         return count, [Prediction.from_row(r) for r in rows]
 
     @_reads
-    def prediction(self, key: str) -> Prediction | None:
-        """What the surrogate expected of one function (the trained proposal's, if any)."""
+    def prediction(self, fingerprint: str, canonical: str) -> Prediction | None:
+        """What the surrogate expected of one function (the trained proposal's, if any),
+        recorded under either key (``dedup`` picks which)."""
         if not self._has_predictions():
             return None
-        row = self.db.execute("SELECT * FROM predictions WHERE key=? ORDER BY trained DESC "
-                              "LIMIT 1", (key,)).fetchone()
+        row = self.db.execute("SELECT * FROM predictions WHERE key IN (?, ?) ORDER BY "
+                              "trained DESC LIMIT 1", (fingerprint, canonical)).fetchone()
         return None if row is None else Prediction.from_row(row)
 
     @_reads
