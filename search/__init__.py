@@ -1,4 +1,6 @@
-"""The orchestrator of actsearch: the search loop, its backends, the store and the CLI.
+"""The orchestrator of actsearch: the search engine at this level, and three wings.
+
+The engine (this folder):
 
     search.config    YAML -> frozen RunConfig (one strict loader)
     search.store     the run's SQLite database (results, config, strategy checkpoints)
@@ -6,9 +8,14 @@
     search.child     what a worker runs for one child (plain data in and out)
     search.backends  InlineBackend and RayBackend (ray.wait, per-child resources, retries)
     search.runner    ask -> decode -> de-duplicate -> pre-screen -> submit -> record -> tell
+    search.halving   successive halving's promotions, decided from the store
     search.launch    set up, run and resume a search from a config or a run directory
-    search.report    top table, one candidate, export;  search.plot: the figure
-    search.cli       the ``actsearch`` command line
+
+The wings, importing the engine and never each other backwards:
+
+    search.inspect   reads a run: top, show, plot, the HTML report, export, export-table
+    search.studies   rerank and compare: more seeds, baselines, models, their statistics
+    search.cli       the ``actsearch`` command line (cli -> inspect, studies -> engine)
 
 Only this package imports Ray and the store (docs/contracts.md). Nothing is
 imported here, so ``actsearch top`` does not pay for Ray.

@@ -25,13 +25,13 @@ import pytest
 from evaluator import Result
 from search.cli import main
 from search.config import config_from_text, to_dict, to_yaml
-from search.html_parts import markdown_html
-from search.html_report import render_report, surrogate_section, write_report
+from search.inspect.html_parts import markdown_html
+from search.inspect.html_report import render_report, surrogate_section, write_report
+from search.inspect.math_text import unicode_math
+from search.inspect.run_summary import expected_best_of, reason_key, summarize_run
 from search.launch import run_search
-from search.math_text import unicode_math
-from search.run_summary import expected_best_of, reason_key, summarize_run
-from search.stats import summarize
 from search.store import Store
+from search.studies.stats import summarize
 from space import SearchSpace, parse
 from space.enumerate import unique_functions
 from tests.fake_tasks import score
@@ -393,7 +393,8 @@ def test_a_study_directory_is_refused_with_a_hint(seeded_run, capsys):
 
 
 def test_importing_the_report_draws_nothing_and_starts_no_ray():
-    done = subprocess.run([sys.executable, "-c", "import sys, search.html_report, search.cli; "
+    done = subprocess.run([sys.executable, "-c",
+                           "import sys, search.inspect.html_report, search.cli; "
                            "print('matplotlib' in sys.modules, 'ray' in sys.modules)"],
                           cwd=ROOT, text=True, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -464,7 +465,7 @@ def test_markdown_tables_are_escaped_and_keep_a_pipe_in_the_last_cell():
 
 
 def test_busy_time_counts_overlapping_children_once():
-    from search.run_summary import union_length
+    from search.inspect.run_summary import union_length
 
     assert union_length([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.8)]) == 4.0
     assert union_length([]) == 0.0

@@ -14,7 +14,7 @@ import pytest
 
 from evaluator import Result
 from search.cli import main
-from search.plot import GREY, curve, figure
+from search.inspect.plot import GREY, curve, figure
 from search.store import Store
 from space import parse
 

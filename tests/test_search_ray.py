@@ -14,8 +14,8 @@ import ray
 
 from search.backends import BackendError, init_options
 from search.config import config_from_text
+from search.inspect.report import show_text
 from search.launch import run_search
-from search.report import show_text
 from search.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

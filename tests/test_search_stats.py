@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from search.stats import sign_test, summarize, t_quantile_975
+from search.studies.stats import sign_test, summarize, t_quantile_975
 
 
 def test_interval_of_identical_values_has_zero_width():

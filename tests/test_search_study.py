@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from search.cli import main
-from search.compare import has_rerank, rerank_dir
 from search.store import Store
+from search.studies.compare import has_rerank, rerank_dir
 
 SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh, sin], binary: [add, mul, max]}"
 

@@ -18,8 +18,8 @@ import pytest
 
 from search.cli import main
 from search.config import ConfigError, config_from_text
+from search.inspect.report import predicted_text, show_text, top_table
 from search.launch import LaunchError, run_search
-from search.report import predicted_text, show_text, top_table
 from search.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -48,7 +48,7 @@ def table(headers: Sequence[Any], rows: Sequence[Sequence[Any]], numeric: Sequen
 
 
 def markdown_html(text: str) -> Html:
-    """Pipe tables and lines of text (what ``search.compare`` prints) as HTML: tables,
+    """Pipe tables and lines of text (what ``search.studies.compare`` prints) as HTML: tables,
     paragraphs, `code` spans."""
     blocks, lines, i = [], text.splitlines(), 0
     while i < len(lines):

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from search.inspect.run_summary import Progress, RandomBaseline, TopRow
 from search.rows import Evaluation
-from search.run_summary import Progress, RandomBaseline, TopRow
 
 RUN_COLOR, RANDOM_COLOR, FUNCTION_COLOR, LOSS_COLOR = "#1f5fa8", "#8a8a8a", "#c0392b", "#6c3483"
 REFERENCE_STYLE = {"ReLU": ("k", "--"), "Swish (β = 1)": ("k", ":")}  # keys: plot.REFERENCES
@@ -122,7 +122,7 @@ def _reward_limits(ax: Any, values: Sequence[float]) -> None:
 @_styled
 def function_figure(row: TopRow, reward_label: str) -> str:
     """f(x) and f'(x) on [-6, 6] beside ReLU and Swish, and the learning curves."""
-    from search.plot import REFERENCES, curve
+    from search.inspect.plot import REFERENCES, curve
     from space import parse
 
     text = row.candidate.text

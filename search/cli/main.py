@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from evaluator import DataError
-from search.cli_studies import add_study_commands
+from search.cli.studies import add_study_commands
 from search.errors import Terminated, UsageError, UserError
 from space import ParseError, SpaceError
 
@@ -154,7 +154,7 @@ def stop_on_sigterm() -> object:
 def progress_text(progress) -> str:
     """The bar's postfix: finished functions by status (as `top` counts them), functions in
     training, duplicate proposals, the best so far."""
-    from search.report import status_counts
+    from search.inspect.report import status_counts
 
     parts = [status_counts(progress.functions) or "0 ok"]
     if progress.pending:
@@ -184,8 +184,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm.contrib import DummyTqdmFile
 
     from search.config import load_config
+    from search.inspect.report import status_counts
     from search.launch import run_search
-    from search.report import status_counts
     from search.runner import RunAborted
 
     config = load_config(args.config) if args.config is not None else None
@@ -251,9 +251,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from search.compare import has_rerank, rerank_dir, rerank_table
-    from search.report import top_json, top_table
+    from search.inspect.report import top_json, top_table
     from search.store import Store
+    from search.studies.compare import has_rerank, rerank_dir, rerank_table
 
     with Store(args.run_dir) as store:
         print(top_json(store, args.k) if args.json else top_table(store, args.k))
@@ -264,7 +264,7 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from search.report import ReportError, find_candidate, predicted_text, show_text
+    from search.inspect.report import ReportError, find_candidate, predicted_text, show_text
     from search.store import Store
 
     with Store(args.run_dir) as store:
@@ -279,7 +279,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from search.report import by_rank, export_file, find_candidate
+    from search.inspect.report import by_rank, export_file, find_candidate
     from search.store import Store
 
     if (args.ref is None) == (args.rank is None):
@@ -298,8 +298,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_table(args: argparse.Namespace) -> int:
+    from search.inspect.table_export import write_table
     from search.store import Store
-    from search.table_export import write_table
 
     with Store(args.run_dir) as store:
         target = output_file(args.output)
@@ -315,7 +315,7 @@ def cmd_export_table(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from search.plot import plot_run
+    from search.inspect.plot import plot_run
     from search.store import Store
 
     with Store(args.run_dir) as store:
@@ -329,7 +329,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from search.html_report import write_report
+    from search.inspect.html_report import write_report
 
     output = None if args.output is None else output_file(args.output)
     path = write_report(args.run_dir, output, k=args.k)
@@ -385,7 +385,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from search.demo import demo
+    from search.cli.demo import demo
 
     print(demo())
     return 0
@@ -504,6 +504,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,8 @@
 
 Everything here reads a ``Store`` opened read-only, so it is safe while the
 search writes (the store is WAL: a reader sees the last committed state and
-never blocks the writer). The page (``search.html_report``) and its figures
-(``search.report_figures``) are drawn from these records.
+never blocks the writer). The page (``search.inspect.html_report``) and its figures
+(``search.inspect.report_figures``) are drawn from these records.
 
 Decisions, for the page to state:
 
@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.report import BETA_KEYS
+from search.inspect.report import BETA_KEYS
 from search.rows import Candidate, Evaluation
-from search.stats import Summary, summarize
 from search.store import DB_NAME, Store
+from search.studies.stats import Summary, summarize
 
 STATUS_MEANING = {
     "ok": "trained, reward recorded",
@@ -46,8 +46,8 @@ STATUS_MEANING = {
     "running": "submitted, no result yet",
 }
 PRESCREEN = "prescreen"  # the worker name of evaluations scored without training
-# Where rerank and compare keep their stores in a run directory, as search.compare names
-# them; search.compare is imported only when one exists (it imports Ray, via search.study).
+# Where rerank and compare keep their stores in a run directory, as search.studies.compare
+# names them; that module is imported only when one exists (it imports Ray, via its study).
 RERANK_DIR, COMPARE_DIR = "rerank", "compare"
 
 
@@ -300,8 +300,8 @@ def rerank_summaries(store: Store) -> dict[str, Summary]:
     """canonical -> the rerank's summary over fresh seeds (empty without a rerank)."""
     if not has_study(store.run_dir, RERANK_DIR):
         return {}
-    from search.compare import load_study
-    from search.study import cell
+    from search.studies.compare import load_study
+    from search.studies.study import cell
 
     with Store(store.run_dir / RERANK_DIR) as study:
         arms, seeds, _, _ = load_study(study)

@@ -22,9 +22,9 @@ from pathlib import Path
 from evaluator import TaskConfig, with_budget
 from search.config import RunConfig
 from search.errors import UserError
-from search.stats import sign_test, summarize
 from search.store import DB_NAME, Store
-from search.study import Arm, Cell, cell
+from search.studies.stats import sign_test, summarize
+from search.studies.study import Arm, Cell, cell
 from space import BASELINES, baseline, parse
 
 DEFAULT_BASELINES = ("ReLU", "Swish-1", "Swish")
@@ -231,7 +231,7 @@ def run_and_report(store_dir: Path, kind: str, arms: list[Arm], seeds: tuple[int
                    argv: Sequence[str], on_result: Callable[[int, int], None] | None) -> str:
     """Run (or resume) a study in ``store_dir`` and return its report."""
     from search.launch import make_backend, preflight
-    from search.study import run_study
+    from search.studies.study import run_study
 
     preflight(config)
     backend = make_backend(config, arms[0].task)

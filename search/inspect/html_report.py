@@ -4,9 +4,9 @@ The page opens offline in any browser and can be mailed or attached to a
 paper's supplement: no scripts, and no fonts, style sheets or images from
 anywhere (figures are inline SVG, the CSS is in the page); it fits a laptop's
 width and prints. It reads the store read-only, from one snapshot
-(``search.run_summary``), so a report can be made while the search runs. Every
+(``search.inspect.run_summary``), so a report can be made while the search runs. Every
 text from the store or the config (expressions, error messages, notes, the
-config itself) is HTML-escaped (``search.html_parts``): the page shows any
+config itself) is HTML-escaped (``search.inspect.html_parts``): the page shows any
 text, it never runs it.
 
 Sections: the run at a glance; best reward so far (against functions scored
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import UserError
-from search.html_parts import (
+from search.inspect.html_parts import (
     Html,
     code_spans,
     duration,
@@ -39,8 +39,8 @@ from search.html_parts import (
     table,
     tag,
 )
-from search.math_text import GUARDS, unicode_math
-from search.run_summary import (
+from search.inspect.math_text import GUARDS, unicode_math
+from search.inspect.run_summary import (
     COMPARE_DIR,
     RERANK_DIR,
     STATUS_MEANING,
@@ -50,8 +50,8 @@ from search.run_summary import (
     TopRow,
     has_study,
 )
-from search.stats import Summary
 from search.store import DB_NAME, Store
+from search.studies.stats import Summary
 from space import ParseError, parse
 
 MAX_K = 100
@@ -177,7 +177,7 @@ def progress_section(summary: RunSummary, label: str) -> Html:
     if not summary.progress.rewards:
         return section("progress", "Best reward so far",
                        tag("p", "No function has been scored yet.", class_="empty"))
-    from search.report_figures import progress_figure
+    from search.inspect.report_figures import progress_figure
 
     figure = Html(progress_figure(summary.progress, summary.baseline, label))
     caption = ("Each point is one function's first-rung reward (the mean over its seeds), in "
@@ -219,7 +219,7 @@ def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
 def functions_section(rows: Sequence[TopRow], label: str) -> Html:
     if not rows:
         return Html("")
-    from search.report_figures import function_figure
+    from search.inspect.report_figures import function_figure
 
     cards = []
     for r in rows:
@@ -254,7 +254,7 @@ def rewards_section(rewards: Sequence[float], failures: Sequence[FailureGroup],
     if rewards:
         import numpy as np
 
-        from search.report_figures import histogram_figure
+        from search.inspect.report_figures import histogram_figure
 
         levels = [("best", 1.0), ("90th percentile", 0.9), ("75th percentile", 0.75),
                   ("median", 0.5), ("25th percentile", 0.25), ("worst", 0.0)]
@@ -282,13 +282,13 @@ def rewards_section(rewards: Sequence[float], failures: Sequence[FailureGroup],
 
 
 def studies_section(run_dir: Path) -> Html:
-    """The rerank and compare tables (``search.compare``) of the studies in the run dir."""
+    """The rerank and compare tables (``search.studies.compare``) of the studies in the run dir."""
     named = ((RERANK_DIR, "Re-ranked with fresh seeds"),
              (COMPARE_DIR, "Compared with baselines"))
     studies = [(folder, title) for folder, title in named if has_study(run_dir, folder)]
     if not studies:
         return Html("")
-    from search.compare import compare_tables, rerank_table
+    from search.studies.compare import compare_tables, rerank_table
 
     parts = []
     for folder, title in studies:
@@ -308,7 +308,7 @@ def surrogate_section(pairs: Sequence[tuple[float, float]], label: str = "reward
     finite = [(float(p), float(m)) for p, m in pairs if math.isfinite(p) and math.isfinite(m)]
     if not finite:
         return Html("")
-    from search.report_figures import surrogate_figure
+    from search.inspect.report_figures import surrogate_figure
 
     predicted, measured = np.array(finite).T
     text = f"{len(finite)} functions; mean absolute error " \
@@ -335,7 +335,7 @@ def render_report(store: Store, k: int = 10,
                   surrogate: Sequence[tuple[float, float]] | None = None) -> str:
     """The whole page for the run in ``store`` (opened read-only); ``surrogate``: the
     (predicted, measured) pairs to plot (None: the ones the run recorded)."""
-    from search.run_summary import summarize_run
+    from search.inspect.run_summary import summarize_run
 
     if not 1 <= k <= MAX_K:
         raise ReportPageError(f"-k must be between 1 and {MAX_K}, got {k}")

@@ -1,4 +1,4 @@
-"""The study commands of ``actsearch``: ``rerank`` and ``compare`` (see ``search.compare``)."""
+"""The study commands of ``actsearch``: ``rerank`` and ``compare`` (``search.studies``)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def _study_progress(label: str):
 def _run(kind: str, out: Path, config, functions: list[tuple[str, str]], args,
          models: list[int] | None = None) -> int:
     """Build the arms (functions and baselines x models), run or resume, print the report."""
-    from search import compare as study
-    from search.study import fresh_seeds
+    from search.studies import compare as study
+    from search.studies.study import fresh_seeds
 
     config = study.variant_config(config, workers=args.workers, address=args.address)
     baselines = study.parse_baselines(args.baselines)
@@ -42,8 +42,8 @@ def _run(kind: str, out: Path, config, functions: list[tuple[str, str]], args,
 
 
 def cmd_rerank(args: argparse.Namespace) -> int:
-    from search.compare import rerank_dir, top_functions
     from search.launch import saved_config
+    from search.studies.compare import rerank_dir, top_functions
 
     run_dir = Path(args.run_dir)
     config = saved_config(run_dir)
@@ -51,9 +51,9 @@ def cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from search.compare import top_functions
     from search.config import RunConfig, load_config
     from search.launch import saved_config
+    from search.studies.compare import top_functions
     from space import parse
 
     if args.run_dir is None and not args.functions:
@@ -84,7 +84,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_study_commands(sub: argparse._SubParsersAction) -> None:
     """The ``rerank`` and ``compare`` subcommands (numbers range-checked as they are read)."""
-    from search.cli import integer
+    from search.cli.main import integer
 
     count, seeds = integer(1, 1000), integer(1, 100)
     steps, workers = integer(1, 10_000_000), integer(1, 10_000)
