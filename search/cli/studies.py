@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from search.cli.args import integer
 from search.errors import UsageError
 
 
@@ -84,8 +85,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_study_commands(sub: argparse._SubParsersAction) -> None:
     """The ``rerank`` and ``compare`` subcommands (numbers range-checked as they are read)."""
-    from search.cli.main import integer
-
     count, seeds = integer(1, 1000), integer(1, 100)
     steps, workers = integer(1, 10_000_000), integer(1, 10_000)
     baselines_help = ("comma list of baselines (ReLU, LReLU, PReLU, Softplus, ELU, SELU, GELU, "

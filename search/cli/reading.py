@@ -1,0 +1,97 @@
+"""The commands that read a run: ``top``, ``show``, ``plot``, ``report``, ``export`` and
+``export-table``. Each opens the store read-only and imports neither torch nor Ray."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from search.cli.args import not_written, output_file
+from search.errors import UsageError
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from search.inspect.report import top_json, top_table
+    from search.store import Store
+    from search.studies.compare import has_rerank, rerank_dir, rerank_table
+
+    with Store(args.run_dir) as store:
+        print(top_json(store, args.k) if args.json else top_table(store, args.k))
+    if has_rerank(Path(args.run_dir)) and not args.json:
+        with Store(rerank_dir(Path(args.run_dir))) as store:
+            print("\n" + rerank_table(store))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from search.inspect.report import ReportError, find_candidate, predicted_text, show_text
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        try:
+            print(show_text(store, find_candidate(store, args.ref)))
+        except ReportError:
+            predicted = None if args.ref.strip().isdigit() else predicted_text(store, args.ref)
+            if predicted is None:
+                raise
+            print(predicted)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from search.inspect.report import by_rank, export_file, find_candidate
+    from search.store import Store
+
+    if (args.ref is None) == (args.rank is None):
+        raise UsageError("give a candidate ID (or expression) or --rank N, not both")
+    with Store(args.run_dir) as store:
+        candidate = by_rank(store, args.rank) if args.rank else find_candidate(store, args.ref)
+        saved = store.config() or {}
+        beta_init = saved.get("task", {}).get("beta_init", 1.0)
+        target = output_file(args.output)
+        try:
+            note = export_file(store, candidate, target, beta_init=beta_init)
+        except OSError as error:
+            raise not_written(args.output, error) from None
+    print(f"wrote {args.output}: {candidate.text} (reward {candidate.reward:.4f}); {note}")
+    return 0
+
+
+def cmd_export_table(args: argparse.Namespace) -> int:
+    from search.inspect.table_export import write_table
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        target = output_file(args.output)
+        try:
+            written, left_out = write_table(store, target)
+        except OSError as error:
+            raise not_written(args.output, error) from None
+    skipped = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
+    print(f"wrote {args.output}: {written} functions (ok and diverged)"
+          + (f"; left out {skipped}" if skipped else "")
+          + f"; replay it with task: {{name: table, path: {args.output}, cost: seconds}}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from search.inspect.plot import plot_run
+    from search.store import Store
+
+    with Store(args.run_dir) as store:
+        target = output_file(args.output)
+        try:
+            path = plot_run(store, args.k, target)
+        except (OSError, ValueError) as error:  # ValueError: a suffix matplotlib cannot write
+            raise not_written(args.output, error) from None
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from search.inspect.html_report import write_report
+
+    output = None if args.output is None else output_file(args.output)
+    path = write_report(args.run_dir, output, k=args.k)
+    print(f"wrote {path} (one self-contained page: open it in a browser, mail it, print it)")
+    return 0
