@@ -252,7 +252,7 @@ def test_show_prints_rank_tokens_by_slot_curves_and_learned_beta(beta_run, capsy
 
 
 def test_sparkline_follows_the_curve():
-    from search.inspect.report import sparkline
+    from search.inspect.show import sparkline
 
     assert sparkline([3.0, 2.0, 1.0, 0.0]) == "█▆▃▁"
     assert sparkline([1.0, math.nan, 1.0]) == "▁×▁"

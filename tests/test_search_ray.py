@@ -14,7 +14,7 @@ import ray
 
 from search.backends import BackendError, init_options
 from search.config import config_from_text
-from search.inspect.report import show_text
+from search.inspect.show import show_text
 from search.launch import run_search
 from search.store import Store
 

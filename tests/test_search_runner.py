@@ -222,7 +222,7 @@ def test_children_get_threads_from_num_cpus_and_an_absolute_data_dir(tmp_path, m
 def test_progress_counts_functions_like_top_and_ends_at_its_total(tmp_path, log):
     """The bar's unit is the function: its position and counts by status equal what `top`
     reads from the store at every update, and an exhaustive search ends at its total."""
-    from search.inspect.report import summary
+    from search.inspect.top import summary
 
     run_dir = tmp_path / "run"
     seen = []
@@ -246,7 +246,7 @@ def test_progress_counts_functions_like_top_and_ends_at_its_total(tmp_path, log)
 
 def test_a_time_stop_marks_abandoned_children_and_counts_survive_the_resume(
         tmp_path, log, monkeypatch):
-    from search.inspect.report import summary_lines
+    from search.inspect.top import summary_lines
 
     monkeypatch.setenv("FAKE_TASK_SECONDS", "0.05")
     config = _config("slow", strategy="{name: exhaustive}",

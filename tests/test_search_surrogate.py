@@ -18,7 +18,8 @@ import pytest
 
 from search.cli import main
 from search.config import ConfigError, config_from_text
-from search.inspect.report import predicted_text, show_text, top_table
+from search.inspect.show import predicted_text, show_text
+from search.inspect.top import top_table
 from search.launch import LaunchError, run_search
 from search.store import Store
 

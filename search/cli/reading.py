@@ -11,7 +11,7 @@ from search.errors import UsageError
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from search.inspect.report import top_json, top_table
+    from search.inspect.top import top_json, top_table
     from search.store import Store
     from search.studies.compare import has_rerank, rerank_dir, rerank_table
 
@@ -24,7 +24,8 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from search.inspect.report import ReportError, find_candidate, predicted_text, show_text
+    from search.inspect.formats import ReportError
+    from search.inspect.show import find_candidate, predicted_text, show_text
     from search.store import Store
 
     with Store(args.run_dir) as store:
@@ -39,7 +40,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from search.inspect.report import by_rank, export_file, find_candidate
+    from search.inspect.export import export_file
+    from search.inspect.show import by_rank, find_candidate
     from search.store import Store
 
     if (args.ref is None) == (args.rank is None):

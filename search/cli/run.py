@@ -55,7 +55,7 @@ def stop_on_sigterm() -> object:
 def progress_text(progress) -> str:
     """The bar's postfix: finished functions by status (as `top` counts them), functions in
     training, duplicate proposals, the best so far."""
-    from search.inspect.report import status_counts
+    from search.inspect.formats import status_counts
 
     parts = [status_counts(progress.functions) or "0 ok"]
     if progress.pending:
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm.contrib import DummyTqdmFile
 
     from search.config import load_config
-    from search.inspect.report import status_counts
+    from search.inspect.formats import status_counts
     from search.launch import run_search
     from search.runner import RunAborted
 

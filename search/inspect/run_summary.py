@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.inspect.report import BETA_KEYS
+from search.inspect.formats import BETA_KEYS
 from search.rows import Candidate, Evaluation
 from search.store import DB_NAME, Store
 from search.studies.stats import Summary, summarize
