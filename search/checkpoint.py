@@ -17,8 +17,9 @@ shape ``[]``), where ARRAY is ``{"dtype": "float32", "shape": [2, 3], "data":
 base64 of the little-endian bytes}`` for a dtype in ``DTYPES``. ``decode``
 builds only these, with ``json.loads`` and ``numpy.frombuffer``: nothing in the
 text is imported or called. A state holding anything else is refused when it
-is saved (``TypeError`` naming where), never when it is read. Dicts come back
-as plain dicts (an ``OrderedDict`` too, in its order, without ``_metadata``).
+is saved (``TypeError`` naming where), so it never reaches a store. Dicts come
+back as plain dicts (an ``OrderedDict`` too, in its order, without torch's
+``_metadata``, which none of the policy's layers reads).
 
 Older checkpoints (actsearch before this format) are ``torch.save`` bytes.
 ``decode`` converts them with ``torch.load(weights_only=True)``, PyTorch's

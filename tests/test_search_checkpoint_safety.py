@@ -229,7 +229,7 @@ def test_resuming_a_store_with_a_crafted_checkpoint_runs_no_code(tmp_path, kind,
                           cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
                           timeout=300)
     assert not marker.exists(), "the checkpoint's pickle ran"
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     ignored = [line for line in done.stderr.splitlines() if "ignored" in line]
     assert len(ignored) == 1 and f"checkpoint {newest} ignored" in ignored[0], done.stderr
     assert "resumes from its recorded results" in ignored[0]
@@ -254,7 +254,7 @@ def test_resuming_a_store_with_a_crafted_checkpoint_runs_no_code(tmp_path, kind,
     '{"format":"actsearch-state","version":9,"state":{"dict":{}}}',
     '{"format":"actsearch-state","version":1,"state":[1]}',
     '{"format":"actsearch-state", "vers',
-])
+], ids=["object dtype", "unknown tag", "short data", "version 9", "not a dict", "cut off"])
 def test_a_damaged_checkpoint_is_one_line_with_the_way_out(tmp_path, text):
     _legacy_row(tmp_path, text.encode())
     with Store(tmp_path, writer=True) as store, pytest.raises(StoreError) as error:
