@@ -41,7 +41,9 @@ class Strategy(Protocol):
         ...
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly as this strategy would (picklable)."""
+        """Everything needed to continue exactly as this strategy would, as data: plain
+        Python (tuples and non-string keys too), numpy arrays, torch tensors, nothing else
+        (the search stores it as JSON, never as a pickle)."""
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -41,6 +41,17 @@ Contract:
   passed-over function that was trained later is no longer "predicted, not
   trained". Stores written before the table existed gain it when resumed; read
   as they are, they have no predictions.
+* ``checkpoints`` keeps the strategy's ``state_dict`` (the last ``KEEP_CHECKPOINTS``)
+  as data that runs no code when read: ``search.checkpoint``'s tagged JSON, tensors
+  and arrays as bytes. Old-format policy: a row an older actsearch wrote
+  (``torch.save`` bytes) is converted with ``torch.load(weights_only=True)``; bytes
+  that reader refuses (a crafted pickle) are never unpickled: one log line says the
+  checkpoint is ignored and the search resumes from its recorded results (a fresh
+  strategy, answered from the store, trains nothing twice). A new-format row that does
+  not decode is damage. No schema version for this: the column is unchanged, every
+  version-4 row stays readable, and an older actsearch calls a new row damaged (one
+  line) rather than resuming it wrongly; a bump would also refuse older readers
+  (``top``) on new stores.
 * SQLite turns NaN into NULL, so every float that may be NaN or inf is stored
   twice: a REAL column (NULL unless finite, for sorting) and a ``*_text``
   column holding ``repr(value)`` ("nan", "inf", ...), which is what is read back.
@@ -51,8 +62,8 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import io
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -83,6 +94,7 @@ FINAL = ("ok", "diverged", "invalid", "error", "timeout", "missing")
 UNFINISHED = ("running", "abandoned")  # abandoned: cancelled when a search stopped; rerun
 # Worst first: a candidate with several seeds takes the worst status among them.
 STATUS_ORDER = ("error", "timeout", "diverged", "invalid", "missing")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -612,15 +624,14 @@ class Store:
     def save_checkpoint(self, state: dict[str, Any], told: int,
                         outstanding: Sequence[tuple[Sequence[int], int]],
                         counters: dict[str, Any]) -> None:
-        """The strategy's ``state_dict`` (torch.save bytes), keeping the last few."""
-        import torch  # here, not above: the commands that only read never load it
-
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
+        """The strategy's ``state_dict`` as data (``search.checkpoint``: JSON, tensors as
+        bytes; nothing that runs code when read), keeping the last few."""
+        from search import checkpoint  # here, not above: the read commands never load numpy
+        state_text = checkpoint.encode(state)  # a TypeError here is a strategy's bug
         with self.transaction("save a strategy checkpoint") as db:
             db.execute("INSERT INTO checkpoints (created, told, state, outstanding, counters) "
                        "VALUES (?, ?, ?, ?, ?)",
-                       (time.time(), told, buffer.getvalue(),
+                       (time.time(), told, state_text,
                         json.dumps([[list(t), c] for t, c in outstanding]),
                         json.dumps(counters)))
             db.execute("DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints "
@@ -629,17 +640,24 @@ class Store:
     @_reads
     def latest_checkpoint(self) -> tuple[dict[str, Any], list[tuple[tuple[int, ...], int]],
                                          dict[str, Any]] | None:
-        """(state, outstanding [(tokens, candidate id)], counters) of the newest checkpoint."""
+        """(state, outstanding [(tokens, candidate id)], counters) of the newest checkpoint;
+        None when there is none, or when it is in the older format and the safe reader
+        refuses it (one line on the log: the search resumes from its recorded results)."""
         row = self.db.execute("SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        import torch
+        from search import checkpoint
 
-        try:  # our own bytes, written by this store: full unpickling (numpy arrays, objects)
-            state = torch.load(io.BytesIO(row["state"]), weights_only=False)
-        except Exception as error:  # any failure to read our own bytes back is damage
-            raise DamagedRow(f"checkpoints row {row['id']}: the strategy state cannot be "
-                             f"read ({type(error).__name__})") from None
+        try:
+            state = checkpoint.decode(row["state"])
+        except checkpoint.LegacyRefused as error:
+            log.warning("actsearch: %s: checkpoint %d ignored: %s; the search resumes from "
+                        "its recorded results (no finished candidate is trained again)",
+                        self.path, row["id"], error)
+            return None
+        except checkpoint.CheckpointError as error:
+            raise DamagedRow(f"checkpoints row {row['id']}: {error}; `DELETE FROM "
+                             "checkpoints` resumes from the recorded results") from None
         waiting = json_column(row, "outstanding", "checkpoints")
         outstanding = [(tuple(t), int(c)) for t, c in waiting]
         return state, outstanding, json_column(row, "counters", "checkpoints")
