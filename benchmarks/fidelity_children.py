@@ -33,6 +33,7 @@ from search.backends import Finished, Job
 from search.child import error_result, run_child
 
 TARGET = "benchmarks.fidelity_children:measured_evaluate"
+EXIT_GRACE_S = 30.0  # a child that answered and is still there after this is killed
 PRELOAD = ["torch", "torch._dynamo", "evaluator.evaluate", "search.child",
            "benchmarks.fidelity_children"]
 
@@ -87,6 +88,7 @@ class ProcessBackend:
         self._context = process_context()
         self._waiting: deque[tuple[Job, tuple[str, ...]]] = deque()
         self._running: dict[Connection, tuple[Any, Job, tuple[str, ...]]] = {}
+        self._exiting: list[tuple[Any, float]] = []  # answered, not yet exited: (process, until)
 
     def submit(self, job: Job, retries: tuple[str, ...] = ()) -> Job:
         self._waiting.append((job, retries))
@@ -128,15 +130,24 @@ class ProcessBackend:
                 finished = self._died(job, (*retries, why))
             else:
                 finished = Finished(job, result, worker, retries)
-                process.join(30)  # it has answered: give it time to exit, then make it
-                if process.is_alive():
-                    process.kill()
-                    process.join()
+                self._exiting.append((process, time.monotonic() + EXIT_GRACE_S))
             reader.close()
+            self._reap()
             self._start()
             if finished is not None:
                 return finished
         return None
+
+    def _reap(self, grace: bool = True) -> None:
+        """Join the children that answered; kill one still there after its grace."""
+        still = []
+        for process, until in self._exiting:
+            if process.is_alive() and (not grace or time.monotonic() > until):
+                process.kill()
+                process.join(5)
+            if process.is_alive() or process.exitcode is None:
+                still.append((process, until))
+        self._exiting = still
 
     def _died(self, job: Job, retries: tuple[str, ...]) -> Finished | None:
         """Start ``job`` again, or record its last death once retries are spent."""
@@ -157,3 +168,4 @@ class ProcessBackend:
                 process.join()
             reader.close()
         self._running.clear()
+        self._reap(grace=False)

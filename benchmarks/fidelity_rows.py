@@ -70,22 +70,29 @@ def _candidates() -> tuple[Candidate, ...]:
 CANDIDATES = _candidates()
 
 
+def keys(c: Candidate) -> list[str]:
+    """What ``--only`` accepts for ``c``: its names, its baseline function name (``relu``,
+    ``swish1``, ...) and ``paperN`` for the paper's N-th function (names with commas, such
+    as max(x, σ(x)), go by ``paperN``)."""
+    found = [c.name.lower(), c.also.lower(), c.expr.removesuffix("(x)") if c.expr.endswith(
+        "(x)") and "(" not in c.expr[:-3] else "", f"paper{c.paper_rank}" if c.paper_rank else ""]
+    return list(dict.fromkeys(k for k in found if k and "," not in k))
+
+
 def select(only: str | None) -> list[Candidate]:
-    """The candidates named in ``only`` (comma-separated names, any case), else all."""
+    """The candidates named in ``only`` (comma-separated ``keys``, any case), else all."""
     if not only:
         return list(CANDIDATES)
-    by_name = {}
-    for c in CANDIDATES:
-        by_name[c.name.lower()] = c
-        if c.also:
-            by_name[c.also.lower()] = c
+    by_key = {k: c for c in CANDIDATES for k in keys(c)}
     picked = []
-    for name in (n.strip() for n in only.split(",") if n.strip()):
-        if name.lower() not in by_name:
-            raise ValueError(f"--only: unknown function {name!r}; choose from "
-                             f"{', '.join(c.name for c in CANDIDATES)}")
-        if by_name[name.lower()] not in picked:
-            picked.append(by_name[name.lower()])
+    for name in (n.strip().lower() for n in only.split(",") if n.strip()):
+        if name not in by_key:
+            names = (next((k for k in keys(c) if k.isascii() and not k.startswith("paper")),
+                          keys(c)[-1]) for c in CANDIDATES)
+            raise ValueError(f"--only: unknown function {name!r}; choose from {', '.join(names)}"
+                             " (paper1..paper8: the paper's functions in its order)")
+        if by_key[name] not in picked:
+            picked.append(by_key[name])
     return picked
 
 

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace, began: float) -> int:
     stopped = False
     try:
         if todo:
-            train_all(args, task, todo, results, deadline, gpu, rows)
+            train_all(args, task, todo, results, began, deadline, gpu, rows)
     except Stopped:
         stopped = True
         print("stopped (SIGTERM): the rows written so far are kept", flush=True)
@@ -224,11 +224,13 @@ def run(args: argparse.Namespace, began: float) -> int:
     if left:
         print(f"\n{left} children not run (deadline or stop); the same command trains them",
               flush=True)
+    print(f"done after {time.monotonic() - began:.0f} s", flush=True)
     return 143 if stopped else 0
 
 
 def train_all(args: argparse.Namespace, task: dict[str, Any], todo: list, results: Path,
-              deadline: float | None, gpu: bool, rows: list[dict[str, Any]]) -> None:
+              began: float, deadline: float | None, gpu: bool,
+              rows: list[dict[str, Any]]) -> None:
     """Train ``todo``, ``args.children`` at once; each row is written, then added to ``rows``.
 
     A child is started only while the time left exceeds the median wall of the
@@ -262,9 +264,10 @@ def train_all(args: argparse.Namespace, task: dict[str, Any], todo: list, result
             append_row(results, row)
             rows.append(row)
             walls.append(row["wall_s"])
-            acc = accuracy_text(row)
-            print(f"{candidate.name} seed {row['seed']}: {row['status']} {acc} in "
-                  f"{row['wall_s']:.0f} s", flush=True)
+            outcome = f"{row['status']} at step {row['step']}" if row["status"] == "diverged" \
+                else accuracy_text(row) + (" %" if row["status"] == "ok" else "")
+            print(f"[{time.monotonic() - began:5.0f} s] {candidate.name} seed {row['seed']}: "
+                  f"{outcome} in {row['wall_s']:.0f} s", flush=True)
     finally:
         backend.shutdown()
 

@@ -21,6 +21,7 @@ from benchmarks.fidelity_rows import (
     SAME_AS_BASELINE,
     children_per_hour,
     read_results,
+    select,
     table,
 )
 from evaluator import STATUSES, load_dataset
@@ -58,6 +59,13 @@ def test_candidates_are_the_paper_functions_and_the_baselines_each_once():
         assert parse(by_name[base].expr).fingerprint == parse(dict(
             (n, t) for n, t, _ in PAPER_TOP)[top]).fingerprint
     assert [c.name for c in CANDIDATES[:3]] == ["ReLU", "Swish", "Swish-1"]
+
+
+def test_only_picks_by_name_baseline_function_or_paper_rank():
+    assert [c.name for c in select("RELU,paper2,swish1,x·σ(βx),paper1")] == \
+        ["ReLU", "max(x, σ(x))", "Swish-1", "Swish"]
+    with pytest.raises(ValueError, match=r"unknown function 'nope'.*relu, swish, swish-1, paper2"):
+        select("nope")
 
 
 def test_tiny_trains_every_function_then_a_resume_trains_only_what_is_missing(compact, tmp_path):
