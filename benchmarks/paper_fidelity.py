@@ -32,6 +32,7 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -205,20 +206,24 @@ def run(args: argparse.Namespace, began: float) -> int:
     done = {(r["function"], r["seed"]) for r in rows}
     todo = [(c, s) for s in args.seeds for c in candidates if (c.name, s) not in done]
     head = header(args, task, gpu)
-    print(f"{head}\n{len(todo)} children to train, {len(done)} already in {results}",
-          flush=True)
     results.parent.mkdir(parents=True, exist_ok=True)
     deadline = began + args.deadline_s if args.deadline_s else None
     stopped = False
+
+    def save_table() -> str:
+        text = table(rows, candidates, args.seeds, head)
+        table_path.write_text(text + "\n")
+        return text
+
     try:
+        print(f"{head}\n{len(todo)} children to train, {len(done)} already in {results}",
+              flush=True)
         if todo:
-            train_all(args, task, todo, results, began, deadline, gpu, rows)
+            train_all(args, task, todo, results, began, deadline, gpu, rows, save_table)
     except Stopped:
         stopped = True
         print("stopped (SIGTERM): the rows written so far are kept", flush=True)
-    text = table(rows, candidates, args.seeds, head)
-    table_path.write_text(text + "\n")
-    print("\n" + text, flush=True)
+    print("\n" + save_table(), flush=True)
     recorded = {(r["function"], r["seed"]) for r in rows}
     left = sum((c.name, s) not in recorded for c, s in todo)
     if left:
@@ -229,9 +234,10 @@ def run(args: argparse.Namespace, began: float) -> int:
 
 
 def train_all(args: argparse.Namespace, task: dict[str, Any], todo: list, results: Path,
-              began: float, deadline: float | None, gpu: bool,
-              rows: list[dict[str, Any]]) -> None:
-    """Train ``todo``, ``args.children`` at once; each row is written, then added to ``rows``.
+              began: float, deadline: float | None, gpu: bool, rows: list[dict[str, Any]],
+              after_row: Callable[[], object]) -> None:
+    """Train ``todo``, ``args.children`` at once; each row is written, added to ``rows``,
+    then ``after_row`` rewrites the table.
 
     A child is started only while the time left exceeds the median wall of the
     children finished so far; at the deadline the ones running are killed."""
@@ -263,6 +269,7 @@ def train_all(args: argparse.Namespace, task: dict[str, Any], todo: list, result
             row = row_of(finished, candidate.name, task, run_id, t0, args.children)
             append_row(results, row)
             rows.append(row)
+            after_row()
             walls.append(row["wall_s"])
             outcome = f"{row['status']} at step {row['step']}" if row["status"] == "diverged" \
                 else accuracy_text(row) + (" %" if row["status"] == "ok" else "")

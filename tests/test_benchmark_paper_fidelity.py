@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,22 @@ def test_table_only_reads_without_torch_or_ray(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "| 1 | ReLU | `relu(x)` | baseline, 93.8 | 90.00 | 90.00 | ok |" in done.stdout
     assert "heavy: []" in done.stdout
+
+
+def test_sigterm_stops_the_children_and_writes_the_table(tmp_path):
+    results = tmp_path / "rows.jsonl"
+    run = subprocess.Popen(
+        [sys.executable, "benchmarks/paper_fidelity.py", *TINY, "--data-dir", str(tmp_path),
+         "--only", "relu", "--target", "tests.fake_tasks:sleepy", "--results", str(results)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in run.stdout:
+            if "children to train" in line:
+                break
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)  # sleepy would take 60 s
+    finally:
+        run.kill()
+    assert run.returncode == 143, err
+    assert "stopped (SIGTERM)" in out and "1 children not run" in out
+    assert read_results(results) == [] and "| ReLU |" in (tmp_path / "rows.md").read_text()
