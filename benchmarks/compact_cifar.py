@@ -156,9 +156,17 @@ def read_manifest(compact: str | Path) -> dict:
     if manifest.get("version") != VERSION:
         raise CompactError(f"{path}: version {manifest.get('version')!r}, this reader knows "
                            f"{VERSION}; make the copy again with this checkout")
-    names = [b.get("name") for b in manifest.get("batches", []) if isinstance(b, dict)]
-    if names[:5] != TRAIN or len(names) not in (5, 6):
+    batches = manifest.get("batches")
+    names = [b.get("name") for b in batches if isinstance(b, dict)] \
+        if isinstance(batches, list) else []
+    if names not in (TRAIN, [*TRAIN, "test_batch"]) or len(names) != len(batches):
         raise CompactError(f"{path}: batches {names}, expected {TRAIN} (and test_batch)")
+    columns, labels = manifest.get("columns"), manifest.get("label_names")
+    files = [b.get("file") for b in batches]
+    if not (isinstance(columns, int) and columns >= 1 and isinstance(labels, list) and
+            all(isinstance(f, str) and f == Path(f).name for f in files)):
+        raise CompactError(f"{path}: columns, label_names or file names are malformed; "
+                           "make the copy again")
     return manifest
 
 

@@ -204,6 +204,11 @@ def test_a_damaged_compact_copy_or_a_real_copy_in_the_way_is_refused(compact, tm
     over = subprocess.run([*cli, str(folder), "--out", str(root)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert over.returncode == 2 and "not decoded from a compact one" in over.stderr
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["batches"][0]["file"] = "../../elsewhere.jpg"
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(compact_cifar.CompactError, match="file names are malformed"):
+        compact_cifar.decode(broken, tmp_path / "y")
 
 
 def test_compare_pairs_the_same_seeds_of_the_two_copies(tmp_path):
