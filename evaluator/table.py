@@ -18,12 +18,19 @@ milliseconds per candidate.
 A table that cannot be used (missing file or column, a row that does not
 parse, two rows of one function with different rewards) is a ``TableError``
 (a ``ValueError``) naming ``file:line``: a setup problem, raised, not scored.
+The file is read by ``space.files.read_text`` (a regular UTF-8 file of at most
+``MAX_BYTES``, a byte-order mark dropped; a FIFO or a device is refused unread).
+Numbers are read with the expression grammar's ASCII rule, plus ``nan`` and
+``inf``: ``0_5``, ``٠.٥`` or ``０.９`` are not numbers (Python's ``float`` would
+read them).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -33,9 +40,13 @@ from typing import Any, ClassVar
 from evaluator.config import strict_from_dict
 from evaluator.result import Result
 from space import Expression, parse
+from space.files import FileError, read_text
+from space.parser import NUMBER
 
 MATCHES = ("fingerprint", "canonical")
+MAX_BYTES = 256_000_000  # a table file: millions of rows; a larger one is refused unread
 _SHOWN = 60  # characters of a bad cell quoted in an error
+_CELL = re.compile(rf"[+-]?(?:{NUMBER}|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
 
 
 class TableError(ValueError):
@@ -155,7 +166,11 @@ def _load_cached(shown: str, path: str, mtime_ns: int, size: int, expression: st
     del mtime_ns, size  # part of the cache key only: an edited file is read again
     entries: dict[str, Entry] = {}
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        text = read_text(path, MAX_BYTES, "the reward table")
+    except FileError as error:
+        raise TableError(str(error).replace(path, shown, 1)) from None
+    try:
+        with io.StringIO(text, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -181,7 +196,7 @@ def _load_cached(shown: str, path: str, mtime_ns: int, size: int, expression: st
                         f"{shown}: lines {other.line} and {found.line} are the same function "
                         f"({other.text!r}, {found.text!r}) with different rewards "
                         f"({other.reward:g} and {found.reward:g})")
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except csv.Error as error:
         raise TableError(f"{shown}: cannot read the reward table ({error})") from None
     if not entries:
         raise TableError(f"{shown}: the table has a header but no rows")
@@ -209,10 +224,12 @@ def _entry(row: list[str], where: dict[str, int], expression: str, reward: str,
 
 
 def _number(cell: str, at: str, what: str) -> float:
-    try:
-        return float(cell.strip())  # float() reads numbers, nan and inf; nothing is evaluated
-    except ValueError:
-        raise TableError(f"{at}: {what} holds {_quote(cell)}, not a number") from None
+    """A cell read with the grammar's ASCII number rule (and nan, inf): Python's float()
+    alone would read ``0_5`` as 5 and Arabic or full-width digits as numbers."""
+    if not _CELL.fullmatch(cell.strip()):
+        raise TableError(f"{at}: {what} holds {_quote(cell)}, not a number (digits 0-9, "
+                         "e.g. 0.91, -1.5e-3, nan or inf)")
+    return float(cell)
 
 
 def _same(a: float, b: float) -> bool:

@@ -12,7 +12,10 @@ Nothing in the text is evaluated: YAML is parsed with ``yaml.safe_load`` and
 each value is checked against the declared type and, for numbers, against the
 range its section declares (``RANGES``, see ``search.ranges``). A file with no
 keys, and a file whose aliases expand past ``MAX_NODES`` values or
-``MAX_BYTES`` of text (a "billion laughs"), are refused before anything else.
+``MAX_BYTES`` of text (a "billion laughs"), are refused before anything else, as
+is one nested deeper than ``MAX_DEPTH``. The file is read by
+``space.files.read_text``: a regular UTF-8 file (a byte-order mark dropped) of
+at most ``MAX_BYTES``; a FIFO or a device (``/dev/zero``) is refused unread.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ from evaluator import TableTask, TaskConfig, UserTask, task_class
 from search.errors import UserError
 from search.ranges import problem
 from space import FunctionPool, SearchSpace, SpaceError
+from space.files import FileError, read_text
 
 DEFAULT_EVALUATE = "evaluator:run_task"
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 MAX_BYTES = 1_000_000  # a config file, and its text once YAML aliases are expanded
-MAX_NODES = 10_000  # values (mappings, lists, scalars) once aliases are expanded
+MAX_NODES = 110_000  # values (mappings, lists, scalars) once aliases are expanded: an inline
+#   space.functions may list as many functions as a pool file (100,000), and a few keys more
+MAX_DEPTH = 50  # levels of mappings and lists (a runtime_env nests a few)
 SEED_RANGE = "[0, 4294967295]"  # 2**32 - 1: what numpy's legacy seeding takes
 YEAR_S = "(0, 31536000]"  # seconds: a positive time of at most a year
 
@@ -219,10 +225,10 @@ def _is_target(text: str) -> bool:
 def load_config(path: str | Path) -> RunConfig:
     """Read and check a YAML config; any problem is one ``ConfigError`` line."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the config ({error.strerror or error})") from None
+    try:  # a regular UTF-8 file, at most MAX_BYTES read (a FIFO or /dev/zero: refused unread)
+        text = read_text(path, MAX_BYTES, "the config")
+    except FileError as error:
+        raise ConfigError(str(error)) from None
     try:
         return config_from_text(text)
     except ConfigError as error:
@@ -244,6 +250,9 @@ def config_from_text(text: str) -> RunConfig:
     except ValueError as error:  # an integer of more than 4,300 digits
         raise ConfigError(f"not a usable YAML value ({' '.join(str(error).split())[:120]})"
                           ) from None
+    except RecursionError:  # [[[[...: the YAML parser recurses once per level
+        raise ConfigError(f"brackets or indentation nest deeper than the YAML parser can "
+                          f"follow; a config nests at most {MAX_DEPTH} levels") from None
     if data is None or data == {}:
         raise ConfigError("the config has no settings (the file is empty or only comments); "
                           "start from configs/quickstart.yaml")
@@ -253,16 +262,20 @@ def config_from_text(text: str) -> RunConfig:
 
 def _check_expanded_size(data: Any) -> None:
     """Refuse YAML whose aliases expand to an absurd tree (9 levels of 9 aliases are 9**9
-    values): walk it as if expanded, and stop at ``MAX_NODES`` or ``MAX_BYTES``."""
-    nodes, chars, stack = 0, 0, [data]
+    values): walk it as if expanded, and stop at ``MAX_NODES`` or ``MAX_BYTES``; and a
+    tree deeper than ``MAX_DEPTH`` (what the resolved config is written with recurses)."""
+    nodes, chars, stack = 0, 0, [(data, 1)]
     while stack:
-        value = stack.pop()
+        value, level = stack.pop()
         nodes += 1
+        if level > MAX_DEPTH:
+            raise ConfigError(f"the config nests more than {MAX_DEPTH} levels deep; a config "
+                              "is a few levels of keys")
         if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
+            stack.extend((key, level + 1) for key in value)
+            stack.extend((item, level + 1) for item in value.values())
         elif isinstance(value, (list, tuple)):
-            stack.extend(value)
+            stack.extend((item, level + 1) for item in value)
         else:
             chars += len(str(value)) if isinstance(value, str) else 8
         if nodes > MAX_NODES or chars > MAX_BYTES:
@@ -314,6 +327,13 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _key_text(key: Any) -> str:
+    """A key as a message shows it: as written, or quoted with escapes (repr) when it holds
+    characters a terminal would act on or hide (an escaped NUL, a newline, an ANSI escape)."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
 def _describe(value: Any) -> str:
     return "null" if value is None else repr(value)
 
@@ -329,7 +349,7 @@ def _build(cls: type, data: Any, path: str) -> Any:
         if key not in known:
             close = difflib.get_close_matches(str(key), list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(known)})"
-            raise ConfigError(f"{_join(path, str(key))}: unknown key{hint}")
+            raise ConfigError(f"{_join(path, _key_text(key))}: unknown key{hint}")
     values = {key: _build_task(value, _join(path, key)) if cls is RunConfig and key == "task"
               else _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
     for key, value in values.items():

@@ -11,6 +11,7 @@ the code version; run; shut everything down.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -120,7 +121,10 @@ def check_stop_rule(config: RunConfig) -> None:
 
 
 def new_run_dir(config: RunConfig, out: str | None) -> Path:
-    """``--out`` or ``runs/<name>-<time>``; refuses a directory that already holds a search."""
+    """``--out`` or ``runs/<name>-<time>``; refuses a directory that already holds a search.
+    Without ``--out`` the name must be a plain label (``check_run_name``)."""
+    if not out:
+        check_run_name(config.name)
     run_dir = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / DB_NAME).exists():
         raise LaunchError(f"{run_dir} already holds a search; continue it with "
@@ -128,9 +132,29 @@ def new_run_dir(config: RunConfig, out: str | None) -> Path:
     return run_dir
 
 
+RUN_NAME_MAX = 100  # characters of a name (a file name has at most 255 bytes)
+
+
+def check_run_name(name: str) -> None:
+    """A ``name`` that makes ``runs/<name>-<time>`` a folder inside ``runs/``: refused (not
+    rewritten, so the folder is called what the config says) when it holds a path separator,
+    is ``.``/``..`` or hidden (``.x``), holds control characters (NUL, newline) or is empty
+    or very long. ``--out`` puts a run anywhere; ``name`` never does."""
+    problem = ("is empty" if not name.strip() else
+               f"is longer than {RUN_NAME_MAX} characters" if len(name) > RUN_NAME_MAX else
+               "holds a path separator (/ or \\)" if "/" in name or "\\" in name else
+               "starts with a dot" if name.startswith(".") else
+               "holds a control character" if not name.isprintable() else None)
+    if problem is not None:
+        shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "..."
+        raise LaunchError(f"name: {shown} {problem}; the name labels the run directory "
+                          "runs/<name>-<time>, so it must be a plain label (letters, digits, "
+                          "'-', '_'), or give the directory with --out")
+
+
 def saved_config(run_dir: Path) -> RunConfig:
     """The config a run directory was started with."""
-    if not (run_dir / DB_NAME).exists():
+    if not os.path.lexists(run_dir / DB_NAME):  # a link to nothing: Store says so
         raise LaunchError(f"--resume {run_dir}: no search there (no {DB_NAME}); give the "
                           "directory a previous `actsearch run` printed")
     with Store(run_dir) as store:  # opening checks the store's pages (PRAGMA quick_check)

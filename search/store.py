@@ -10,7 +10,24 @@ Damage: a store opened read-only is checked first (``PRAGMA quick_check``), and
 every SQLite error while reading, or a row whose JSON does not decode, is one
 ``StoreError`` line naming the file and the way out (``sqlite3 search.db
 ".recover" | sqlite3 recovered.db``, or ``.dump`` where a sqlite3 build lacks
-``.recover``); ``DAMAGED`` says what happened.
+``.recover``); ``DAMAGED`` says what happened. Rows are checked column by column
+as they are read (``search.rows``): a hand-edited value of the wrong type is one
+line naming the table, row and column.
+
+Files: ``search.db`` and SQLite's files beside it must be regular files; a
+folder, a FIFO (opening one would block, SIGTERM included), a device or a
+symbolic link to nothing is one line before anything is opened. Readers open
+the store with ``mode=ro``; in a folder they cannot write (a read-only mount,
+another user's run) also with ``immutable=1``, unless the store's latest
+results sit in a ``-wal`` file without its ``-shm`` (SQLite cannot read those
+there: one line says to copy the run).
+
+Disk: a write the disk refuses (full, read-only, failing; at ``COMMIT`` in WAL
+mode) is one ``StoreError`` line naming the store, what was being written and
+the way out (free space, then ``actsearch run --resume``); every later write of
+that store raises the same line, so a search stops with its cause and keeps
+what it committed. A new store that could not be created is removed again (no
+empty ``search.db`` is left to be called damaged).
 
 Contract:
 
@@ -60,6 +77,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -74,15 +92,21 @@ from typing import Any, TypeVar
 
 from search.errors import UserError
 from search.rows import (
+    UNFINISHED,  # the statuses are defined with the rows that hold them (search.rows)
     Candidate,
     DamagedRow,
     Evaluation,
     Prediction,
+    by_status,
+    config_object,
     json_column,
     real,
+    run_row,
+    stored_number,
     text,
     to_float,
 )
+from space.files import FileError, kind_of, read_text
 
 SCHEMA_VERSION = 4  # 2: rung columns; 3: fingerprints over three beta values; 4: `abandoned`
 READABLE_VERSIONS = (2, 3, 4)  # read-only commands read these as they are (2: older fingerprints)
@@ -90,8 +114,7 @@ DB_NAME = "search.db"
 LOCK_NAME = "search.lock"
 CONFIG_NAME = "config.yaml"  # the resolved config, beside the store (search.launch writes it)
 KEEP_CHECKPOINTS = 3
-FINAL = ("ok", "diverged", "invalid", "error", "timeout", "missing")
-UNFINISHED = ("running", "abandoned")  # abandoned: cancelled when a search stopped; rerun
+SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite keeps beside search.db
 # Worst first: a candidate with several seeds takes the worst status among them.
 STATUS_ORDER = ("error", "timeout", "diverged", "invalid", "missing")
 log = logging.getLogger(__name__)
@@ -150,6 +173,25 @@ def damaged(path: Path, error: BaseException | str) -> StoreError:
                       "start a new run")
 
 
+_DISK_TROUBLE = ("full", "disk i/o", "readonly", "read-only", "unable to open")
+
+
+def disk_trouble(error: BaseException) -> bool:
+    """An SQLite error of the disk or the file system (full, read-only, failing), not of
+    the store's content."""
+    return isinstance(error, sqlite3.OperationalError) and any(
+        word in str(error).lower() for word in _DISK_TROUBLE)
+
+
+def _remedy(error: BaseException, folder: Path) -> str:
+    why = str(error).lower()
+    if "full" in why:
+        return f"free disk space on the disk of {folder}"
+    if "readonly" in why or "read-only" in why:
+        return f"make {folder} and its files writable"
+    return f"check that {folder} is on a disk that works and that you may write it"
+
+
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -180,7 +222,11 @@ class RunLock:
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
         self._created = not self.run_dir.exists()
+        self._file = None
         path = self.run_dir / LOCK_NAME
+        if os.path.lexists(path) and not path.is_file():
+            raise StoreError(f"{path}: is {_kind(path)}, not a lock file; move it away (a "
+                             "search writes its pid there)")
         while True:
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -198,10 +244,14 @@ class RunLock:
             if _same_file(self._file, path):
                 break
             self._file.close()  # its last holder removed it while we opened it: again
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(str(os.getpid()))
-        self._file.flush()
+        try:  # unbuffered, so a full disk fails here and not again when the file is closed
+            os.ftruncate(self._file.fileno(), 0)
+            os.write(self._file.fileno(), str(os.getpid()).encode())
+        except OSError as error:  # a full disk: the lock is held, but cannot say by whom
+            self.release()
+            raise StoreError(f"{self.run_dir}: cannot write the run directory "
+                             f"({error.strerror or error}); free disk space or choose "
+                             "another --out") from None
 
     def release(self) -> None:
         if self._file is None:
@@ -227,21 +277,24 @@ class Store:
         self.path = self.run_dir / DB_NAME
         self.writer = writer
         self._own_lock = None
-        if self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not a store; move it away (a search "
-                             "there is lost) or give another run directory")
-        if not writer and not self.path.exists():
+        self._failed: StoreError | None = None  # a write the disk refused: nothing more tried
+        self._cause: sqlite3.Error | None = None  # ... and SQLite's error
+        exists = _check_files(self.path)  # a folder, FIFO, device or dangling link: one line
+        if not writer and not exists:
             raise StoreError(f"{self.run_dir}: no search here (no {DB_NAME}); "
                              "give the directory that 'actsearch run' printed")
         if writer and lock is None:
             lock = self._own_lock = RunLock(self.run_dir)
+        created = writer and not exists
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None) if writer else \
-                sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
-                                isolation_level=None)
+                sqlite3.connect(_reader_uri(self.path), uri=True, isolation_level=None)
         except sqlite3.DatabaseError as error:
             self.close()
-            raise damaged(self.path, error) from None
+            raise self._cannot_open(error, created) from None
+        except BaseException:
+            self.close()
+            raise
         self.db.row_factory = sqlite3.Row
         try:
             if writer:
@@ -258,10 +311,30 @@ class Store:
                 self.check()
         except sqlite3.DatabaseError as error:
             self.close()
-            raise damaged(self.path, error) from None
+            raise self._cannot_open(error, created) from None
+        except StoreError:
+            self.close()
+            if self._cause is not None:  # the disk refused the schema or its upgrade
+                raise self._cannot_open(self._cause, created) from None
+            raise
         except BaseException:
             self.close()
             raise
+
+    def _cannot_open(self, error: sqlite3.DatabaseError, created: bool) -> StoreError:
+        """The one line for a store that could not be opened; a store this call was creating
+        is removed again (a full disk leaves no empty search.db behind to be called damaged)."""
+        if not self.writer or not disk_trouble(error):
+            return damaged(self.path, error)
+        why = " ".join(str(error).split())
+        if created:
+            _remove_new_store(self.path)
+            return StoreError(f"{self.path}: cannot create the store ({why}); "
+                              f"{_remedy(error, self.run_dir)} or choose another --out, then "
+                              "run again")
+        return StoreError(f"{self.path}: cannot write the store ({why}); "
+                          f"{_remedy(error, self.run_dir)}, then `actsearch run --resume "
+                          f"{self.run_dir}`")
 
     def check(self) -> None:
         """``PRAGMA quick_check``: the store's pages and indexes are sound, or one line."""
@@ -313,9 +386,9 @@ class Store:
     def writer_alive(self) -> bool:
         """Whether a search is writing this run now: the lock file names a live process
         of this machine (a search killed with SIGKILL leaves the file with a dead pid)."""
-        try:
-            pid = int((self.run_dir / LOCK_NAME).read_text().strip() or "0")
-        except (OSError, ValueError):
+        try:  # a regular file of a few bytes; a FIFO planted there is not read (it blocks)
+            pid = int(read_text(self.run_dir / LOCK_NAME, 64, "the lock file").strip() or "0")
+        except (FileError, ValueError):
             return False
         if pid <= 0:
             return False
@@ -338,16 +411,48 @@ class Store:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; on any error roll back and raise StoreError."""
         if not self.writer:
             raise StoreError(f"{self.path}: opened read-only, cannot {what}")
-        self.db.execute("BEGIN IMMEDIATE")
+        if self._failed is not None:  # the disk refused a write: the search is stopping
+            raise self._failed
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self._write_failed(what, error) from None
         try:
             yield self.db
         except BaseException as error:
-            self.db.execute("ROLLBACK")
+            self._rollback()
+            if isinstance(error, sqlite3.Error) and disk_trouble(error):
+                raise self._write_failed(what, error) from None
             if isinstance(error, (sqlite3.Error, ValueError, TypeError)):
                 raise StoreError(f"store: could not {what}: {error}") from error
             raise
         else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")  # where a full disk shows (WAL frames are written)
+            except sqlite3.Error as error:
+                self._rollback()
+                raise self._write_failed(what, error) from None
+
+    def _rollback(self) -> None:
+        """Roll back what is open; SQLite may already have (after a full disk), or the
+        rollback itself may fail on a failing disk: what was committed stays either way."""
+        if self.db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
+    def _write_failed(self, what: str, error: sqlite3.Error) -> StoreError:
+        """One line for a write that did not commit. A disk that is full, read-only or
+        failing also stops every later write of this store (each raises the same line), so
+        a search winding down after it reports the cause, not a follow-on failure."""
+        why = " ".join(str(error).split())
+        if not disk_trouble(error):
+            return StoreError(f"store: could not {what}: {why}")
+        failure = StoreError(
+            f"{self.path}: cannot write the store ({why}) while trying to {what}; the search "
+            f"stopped and what it recorded before is kept: {_remedy(error, self.run_dir)}, "
+            f"then `actsearch run --resume {self.run_dir}`")
+        self._failed, self._cause = failure, error
+        return failure
 
     # -- runs ------------------------------------------------------------------------
 
@@ -363,19 +468,20 @@ class Store:
 
     @_reads
     def first_run(self) -> sqlite3.Row | None:
-        """The first invocation's row: its config is the run's config."""
-        return self.db.execute("SELECT * FROM runs ORDER BY id LIMIT 1").fetchone()
+        """The first invocation's row (its columns checked): its config is the run's."""
+        row = self.db.execute("SELECT * FROM runs ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else run_row(row)
+
+    @_reads
+    def runs(self) -> list[sqlite3.Row]:
+        """Every invocation's row (a first run, then each resume), columns checked."""
+        return [run_row(row) for row in self.db.execute("SELECT * FROM runs ORDER BY id")]
 
     @_reads
     def config(self) -> dict[str, Any] | None:
         """The run's resolved config as plain data (the first invocation's), or None."""
         row = self.first_run()
-        if row is None:
-            return None
-        data = json_column(row, "config_json", "runs")
-        if not isinstance(data, dict):
-            raise DamagedRow(f"runs row {row['id']}: config_json is not a JSON object")
-        return data
+        return None if row is None else config_object(row)
 
     # -- candidates and evaluations --------------------------------------------------
 
@@ -512,8 +618,8 @@ class Store:
                      candidate_id: int | None = None) -> dict[int, tuple[str, float]]:
         """Candidates (all, or one) whose evaluations at ``rung`` all finished:
         id -> (worst status, mean reward over seeds)."""
-        query, args = "SELECT candidate_id, status, reward_text FROM evaluations WHERE rung=?", \
-            (rung,)
+        query, args = ("SELECT id, candidate_id, status, reward_text FROM evaluations "
+                       "WHERE rung=?", (rung,))
         if candidate_id is not None:
             query, args = query + " AND candidate_id=?", (rung, candidate_id)
         rows = self.db.execute(query + " ORDER BY candidate_id", args).fetchall()
@@ -525,7 +631,7 @@ class Store:
             statuses = [r["status"] for r in group]
             if any(s in UNFINISHED for s in statuses):
                 continue
-            rewards = [float(r["reward_text"]) for r in group]
+            rewards = [stored_number(r, "reward_text", "evaluations") for r in group]
             status = next((s for s in STATUS_ORDER if s in statuses), "ok")
             results[cid] = (status, sum(rewards) / len(rewards))
         return results
@@ -548,19 +654,23 @@ class Store:
     @_reads
     def counts(self) -> dict[str, int]:
         """Evaluations by status (``running`` included)."""
-        rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status")
-        return {r[0]: r[1] for r in rows}
+        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM evaluations "
+                               "GROUP BY status")
+        return by_status(rows, "evaluations")
 
+    @_reads
     def training_counts(self) -> dict[str, int]:
         """Child trainings (pre-screened evaluations excluded) by status."""
-        rows = self.db.execute("SELECT status, COUNT(*) FROM evaluations WHERE "
+        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM evaluations WHERE "
                                "IFNULL(worker, '') != 'prescreen' GROUP BY status")
-        return {r[0]: r[1] for r in rows}
+        return by_status(rows, "evaluations")
 
+    @_reads
     def function_counts(self) -> dict[str, int]:
         """Candidates (distinct functions) by status; ``pending``: not all seeds finished."""
-        rows = self.db.execute("SELECT status, COUNT(*) FROM candidates GROUP BY status")
-        return {r[0]: r[1] for r in rows}
+        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM candidates "
+                               "GROUP BY status")
+        return by_status(rows, "candidates")
 
     def count_duplicates(self) -> int:
         """Proposals answered from the store: every proposal of a function after its first."""
@@ -614,10 +724,16 @@ class Store:
         if not self._has_predictions():
             return []
         rows = self.db.execute(
-            "SELECT c.text, p.mean, c.reward_text FROM predictions p JOIN candidates c "
-            "ON c.fingerprint=p.key OR c.canonical=p.key WHERE p.trained=1 AND "
+            "SELECT p.*, c.id AS candidate, c.reward_text FROM predictions p JOIN candidates "
+            "c ON c.fingerprint=p.key OR c.canonical=p.key WHERE p.trained=1 AND "
             "c.status='ok' ORDER BY c.id")
-        return [(r[0], float(r[1]), float(r[2])) for r in rows]
+        pairs = []
+        for row in rows:
+            prediction = Prediction.from_row(row)
+            measured = stored_number({"id": row["candidate"], "reward_text": row["reward_text"]},
+                                     "reward_text", "candidates")
+            pairs.append((prediction.text, prediction.mean, measured))
+        return pairs
 
     # -- strategy checkpoints ---------------------------------------------------------
 
@@ -689,6 +805,56 @@ def _allow_abandoned(db: sqlite3.Connection) -> None:
 
 
 _MIGRATIONS = {1: _add_rungs, 2: _refingerprint, 3: _allow_abandoned}
+
+
+def _kind(path: Path) -> str:
+    try:
+        return kind_of(os.stat(path).st_mode)
+    except OSError:
+        return "a symbolic link to nothing"
+
+
+def _check_files(path: Path) -> bool:
+    """Whether the store ``path`` exists; it and the files SQLite keeps beside it must be
+    regular files: a folder, a FIFO (opening one blocks), a device or a symbolic link to
+    nothing is one line, and nothing is opened."""
+    for name in (DB_NAME, *(DB_NAME + side for side in SIDE_FILES)):
+        file = path.with_name(name)
+        if not os.path.lexists(file) or file.is_file():
+            continue
+        if file.is_symlink() and not file.exists():
+            raise StoreError(f"{file}: is a symbolic link to {os.readlink(file)}, which does "
+                             "not exist; point it at the run's store (or remove it), or give "
+                             "the run directory that holds the search")
+        what, lost = ("a store", " (a search there is lost)") if name == DB_NAME else \
+            ("a file of the store", "")
+        raise StoreError(f"{file} is {_kind(file)}, not {what}; move it away{lost} or give "
+                         "another run directory")
+    return path.exists()
+
+
+def _reader_uri(path: Path) -> str:
+    """How a reader opens the store: ``mode=ro``; on a read-only folder (a read-only mount,
+    another user's run) also ``immutable=1``, unless SQLite needs the WAL file's results
+    (which it reads only with a ``-shm`` file beside it)."""
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    shm, wal = path.with_name(DB_NAME + "-shm"), path.with_name(DB_NAME + "-wal")
+    if os.access(path.parent, os.W_OK) or shm.exists():
+        return uri  # SQLite creates or reads the -shm file as it needs
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(f"{path}: its latest results are in {wal.name}, which SQLite reads "
+                         f"only with a {shm.name} file beside it, and {path.parent} cannot be "
+                         "written; copy the run directory to a folder you may write (cp -r "
+                         f"{path.parent} /tmp/) and read the copy")
+    return uri + "&immutable=1"  # nobody can be writing it: no -shm, no WAL results
+
+
+def _remove_new_store(path: Path) -> None:
+    """Remove a store this process was creating when the disk refused it (and SQLite's
+    files beside it), so no empty ``search.db`` is left to be taken for a damaged one."""
+    for name in (DB_NAME, *(DB_NAME + side for side in SIDE_FILES)):
+        with contextlib.suppress(OSError):
+            path.with_name(name).unlink()
 
 
 def _same_file(handle: Any, path: Path) -> bool:

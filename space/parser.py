@@ -34,8 +34,10 @@ MAX_NODES = 500  # nodes of the resulting tree, after macro expansion
 
 _UNICODE = {"β": "beta", "α": "alpha", "·": "*", "×": "*", "−": "-"}
 _LEAVES = {"x": X, "beta": BETA, "alpha": ALPHA}
+NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # the grammar's NUMBER: ASCII
+#   digits only (reward tables read their cells with this rule too, see evaluator.table)
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    rf"\s*(?:(?P<number>{NUMBER})"
     r"|(?P<name>[βα]|[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/(),·×−]))"
 )
 

@@ -10,7 +10,9 @@ the pool has no token structure to learn from.
 
 ``read_pool(path)`` reads a file of expressions, one a line, with our parser
 (nothing is evaluated); blank lines and ``#`` comments are skipped; a line
-that does not parse is a ``SpaceError`` naming ``file:line``.
+that does not parse is a ``SpaceError`` naming ``file:line``. The file is read by
+``space.files.read_text``: a regular UTF-8 file of at most 20 MB (a FIFO or a
+device is refused, never read).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from space.expression import Expression
+from space.files import FileError, read_text
 from space.grammar import Slot, SpaceError
 from space.parser import ParseError, parse
 
@@ -86,13 +89,10 @@ def _parse(text: str, where: str) -> Expression:
 
 def read_pool(path: str | Path) -> list[str]:
     """The expressions of a pool file, one a line (checked: each must parse)."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise SpaceError(f"{path}: the pool file is larger than {MAX_BYTES // 10**6} MB")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpaceError(f"{path}: cannot read the pool of functions ({error})") from None
+    try:  # a regular file of at most MAX_BYTES, UTF-8 (space.files): never a FIFO or device
+        lines = read_text(path, MAX_BYTES, "the pool of functions").splitlines()
+    except FileError as error:
+        raise SpaceError(str(error)) from None
     functions = []
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()

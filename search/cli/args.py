@@ -1,15 +1,13 @@
-"""What every command shares: exit codes, range-checked numbers, ``-o`` files and one-line
-argument errors. It imports nothing of the search, so every command module may use it."""
+"""What every command shares: exit codes, range-checked numbers and one-line argument
+errors (``-o`` files: ``search.outputs``). It imports nothing of the search, so every
+command module may use it."""
 
 from __future__ import annotations
 
 import argparse
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
-
-from search.errors import UsageError
 
 EXIT_USER, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 RUN_DIR_HELP = "a run directory, as `actsearch run` printed it (runs/<name>-<time>)"
@@ -44,28 +42,20 @@ def shown(text: str, limit: int = 30) -> str:
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def output_file(path: str) -> Path:
-    """Where ``-o`` writes: the folder is created when missing; a folder or a folder that
-    cannot be made is one line."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise UsageError(f"-o {path}: is a folder; give a file name inside it")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"-o {path}: cannot create the folder {target.parent} "
-                         f"({error.strerror or error})") from None
-    return target
-
-
-def not_written(path: str, error: Exception) -> UsageError:
-    """The one line for an ``-o`` file that could not be written."""
-    why = getattr(error, "strerror", None) or " ".join(str(error).split())
-    return UsageError(f"-o {path}: cannot write it ({why})")
-
-
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with the command line's one-line errors (exit 2), pointing at ``--help``."""
+    """argparse with the command line's one-line errors (exit 2), pointing at ``--help``;
+    an argument that starts with one ``-`` but is none of the command's options (an
+    expression: ``actsearch show RUN -x*sigmoid(x)``) is a value, not an unknown option,
+    so it needs no ``--`` before it. A short option with its value attached (``-oact.py``)
+    is still that option."""
+
+    def _parse_optional(self, arg_string: str):  # argparse's hook: None means "a value"
+        if arg_string.startswith("-") and not arg_string.startswith("--") \
+                and arg_string not in self._option_string_actions:
+            action = self._option_string_actions.get(arg_string[:2])
+            if action is None or action.nargs == 0:
+                return None
+        return super()._parse_optional(arg_string)
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.partition(" ")[2]  # "" for actsearch itself

@@ -1,13 +1,15 @@
 """The commands that read a run: ``top``, ``show``, ``plot``, ``report``, ``export`` and
-``export-table``. Each opens the store read-only and imports neither torch nor Ray."""
+``export-table``. Each opens the store read-only and imports neither torch nor Ray; each
+``-o`` goes through ``search.outputs`` (never over a store; a temporary file moved into
+place, or a stream into a FIFO or device)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from search.cli.args import not_written, output_file
 from search.errors import UsageError
+from search.outputs import announce, output
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -50,12 +52,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         candidate = by_rank(store, args.rank) if args.rank else find_candidate(store, args.ref)
         saved = store.config() or {}
         beta_init = saved.get("task", {}).get("beta_init", 1.0)
-        target = output_file(args.output)
-        try:
+        with output(args.output) as target:
             note = export_file(store, candidate, target, beta_init=beta_init)
-        except OSError as error:
-            raise not_written(args.output, error) from None
-    print(f"wrote {args.output}: {candidate.text} (reward {candidate.reward:.4f}); {note}")
+    announce(args.output, f"wrote {args.output}: {candidate.text} (reward "
+                          f"{candidate.reward:.4f}); {note}")
     return 0
 
 
@@ -63,37 +63,38 @@ def cmd_export_table(args: argparse.Namespace) -> int:
     from search.inspect.table_export import write_table
     from search.store import Store
 
-    with Store(args.run_dir) as store:
-        target = output_file(args.output)
-        try:
-            written, left_out = write_table(store, target)
-        except OSError as error:
-            raise not_written(args.output, error) from None
+    with Store(args.run_dir) as store, output(args.output) as target:
+        written, left_out = write_table(store, target)
     skipped = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
-    print(f"wrote {args.output}: {written} functions (ok and diverged)"
-          + (f"; left out {skipped}" if skipped else "")
-          + f"; replay it with task: {{name: table, path: {args.output}, cost: seconds}}")
+    announce(args.output, f"wrote {args.output}: {written} functions (ok and diverged)"
+             + (f"; left out {skipped}" if skipped else "")
+             + f"; replay it with task: {{name: table, path: {args.output}, cost: seconds}}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from matplotlib.backend_bases import FigureCanvasBase
+
     from search.inspect.plot import plot_run
     from search.store import Store
 
-    with Store(args.run_dir) as store:
-        target = output_file(args.output)
-        try:
-            path = plot_run(store, args.k, target)
-        except (OSError, ValueError) as error:  # ValueError: a suffix matplotlib cannot write
-            raise not_written(args.output, error) from None
-    print(f"wrote {path}")
+    # The format is the file name's suffix, PNG without one; the file is written where -o
+    # says, suffix or not (`-o /tmp/x` writes /tmp/x, a PNG; matplotlib would add .png).
+    kind = Path(args.output).suffix[1:].lower() or "png"
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if kind not in kinds:
+        raise UsageError(f"-o {args.output}: matplotlib cannot write .{kind} files; give a "
+                         f"file name ending in one of .{', .'.join(sorted(kinds))}")
+    with Store(args.run_dir) as store, output(args.output) as target:
+        plot_run(store, args.k, target, kind)
+    announce(args.output, f"wrote {args.output}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from search.inspect.html_report import write_report
 
-    output = None if args.output is None else output_file(args.output)
-    path = write_report(args.run_dir, output, k=args.k)
-    print(f"wrote {path} (one self-contained page: open it in a browser, mail it, print it)")
+    path = write_report(args.run_dir, args.output, k=args.k)
+    announce(path, f"wrote {path} (one self-contained page: open it in a browser, mail it, "
+                   "print it)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from search.errors import UserError
 from search.rows import Candidate
@@ -16,10 +17,28 @@ BETA_KEYS = ("beta", "learned_beta", "betas")
 class ReportError(UserError, ValueError):
     """A report that cannot be made as asked (one line)."""
 
+SCALED_FROM = 1e9  # rewards this large: shown as 1e+308, drawn divided by a power of ten
+
+
 def fmt(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "-"
+    if math.isfinite(value) and abs(value) >= SCALED_FROM:  # 1e308 in 5 characters, not 309
+        return f"{value:.{digits}g}"
     return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
+
+def reward_scale(values: Iterable[float | None]) -> float:
+    """1, or the power of ten a figure divides rewards by when they reach ``SCALED_FROM``
+    (a replay table may hold 1e308): near the float limit matplotlib's axis limits and
+    ticks overflow, and a histogram's bins vanish in the spacing between floats."""
+    big = max((abs(v) for v in values if v is not None and math.isfinite(v)), default=0.0)
+    return 1.0 if big < SCALED_FROM else 10.0 ** math.floor(math.log10(big))
+
+
+def scaled_label(label: str, scale: float) -> str:
+    """An axis label that says the factor its values were divided by."""
+    return label if scale == 1.0 else f"{label} (× {scale:.0e})"
+
 
 def status_counts(counts: dict[str, int]) -> str:
     """``74 ok, 8 diverged, 10 invalid``: nonzero counts in a fixed order."""

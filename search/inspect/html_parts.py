@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from search.inspect.formats import SCALED_FROM
+
 
 class Html(str):
     """Text that is already HTML (built here from escaped parts)."""
@@ -85,6 +87,8 @@ def code_spans(text: str) -> Html:
 def number(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "–"
+    if math.isfinite(value) and abs(value) >= SCALED_FROM:  # 1e308 in 5 characters, not 309
+        return f"{value:.{digits}g}"
     return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
 
 

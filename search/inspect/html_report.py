@@ -19,9 +19,7 @@ rewards when there are any (``surrogate_section``).
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from search.inspect.run_summary import (
     TopRow,
     has_study,
 )
+from search.outputs import output as written
 from search.store import DB_NAME, Store
 from search.studies.stats import Summary
 from space import ParseError, parse
@@ -371,21 +370,12 @@ def render_report(store: Store, k: int = 10,
 def write_report(run_dir: str | Path, output: str | Path | None = None, k: int = 10) -> Path:
     """Write the page (default ``RUN_DIR/report.html``) and return its path."""
     run_dir = Path(run_dir)
+    path = Path(output) if output is not None else run_dir / REPORT_NAME
     with Store(run_dir) as store:
-        row = store.first_run()
-        if row is not None and "kind" in json.loads(row["config_json"]):
+        if "kind" in (store.config() or {}):
             raise ReportPageError(f"{run_dir} holds a rerank or compare study, not a search; "
                                   "the report of the run it was made from shows its tables "
                                   "(and the same `actsearch compare` command prints them)")
-        text = render_report(store, k)
-    path = Path(output) if output is not None else run_dir / REPORT_NAME
-    if path.is_dir():
-        raise ReportPageError(f"-o {path}: is a directory; give a file name such as "
-                              f"{path / REPORT_NAME}")
-    try:
-        tmp = path.with_name(f".{path.name}.{time.time_ns()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # a reader never sees half a page
-    except OSError as error:
-        raise ReportPageError(f"-o {path}: cannot write the report ({error.strerror})") from None
+        with written(path) as tmp:  # checked before the page is made; never over a store;
+            tmp.write_text(render_report(store, k), encoding="utf-8")  # never half a page
     return path

@@ -20,10 +20,10 @@ One figure (matplotlib, Agg backend, no display needed):
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from search.inspect.formats import fmt, reward_scale, scaled_label
 from search.rows import Candidate, Evaluation
 from search.store import Store
 from space import parse
@@ -48,9 +49,12 @@ def curve(text: str, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(x, f(x), f'(x)) on [-6, 6] for an expression's text, at ``beta``."""
     x = torch.linspace(-RANGE, RANGE, 601, dtype=torch.float64, requires_grad=True)
     y = parse(text)(x, beta)
-    (dy,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    dy = None  # a constant (a pool may list `1`) does not depend on x: f' = 0
+    if y.requires_grad:
+        (dy,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     if dy is None:
         dy = torch.zeros_like(x)
+    y = y.expand_as(x)
     return x.detach().numpy(), y.detach().numpy(), dy.numpy()
 
 
@@ -68,8 +72,7 @@ def drawn_beta(store: Store, candidate: Candidate, beta_init: float) -> tuple[fl
 
 
 def _beta_init(store: Store) -> float:
-    row = store.first_run()
-    task = json.loads(row["config_json"]).get("task", {}) if row is not None else {}
+    task = (store.config() or {}).get("task", {})  # shapes checked (search.rows)
     return float(task.get("beta_init", 1.0))
 
 
@@ -126,7 +129,7 @@ def figure(store: Store, k: int) -> Figure:
 def _title(rank: int, candidate: Candidate, beta: float | None, source: str,
            same: list[int]) -> str:
     name = textwrap.shorten(candidate.text, width=44, placeholder=" …")
-    reward = "-" if candidate.reward is None else f"{candidate.reward:.4f}"
+    reward = fmt(candidate.reward)
     line = f"reward {reward} ({candidate.status})"
     if beta is not None:
         line += f", β = {beta:.3g} ({source})"
@@ -151,6 +154,10 @@ def _rewards(ax: plt.Axes, store: Store) -> None:
     trainings = sorted((e for e in store.evaluations()
                         if e.worker != "prescreen" and e.finished is not None),
                        key=lambda e: (e.finished, e.id))
+    scale = reward_scale(e.reward for e in trainings)
+    if scale != 1.0:  # rewards of 1e308 (a replay table's) are drawn as 1 (× 1e+308)
+        trainings = [e if e.reward is None else replace(e, reward=e.reward / scale)
+                     for e in trainings]
     order = range(1, len(trainings) + 1)
     ok = [(i, e) for i, e in zip(order, trainings) if e.status == "ok" and _finite(e.reward)]
     ok_at = {i for i, _ in ok}
@@ -182,7 +189,7 @@ def _rewards(ax: plt.Axes, store: Store) -> None:
     ax.set_xlim(0, max(1, len(trainings)) + 1)
     ax.set_ylim(low, high)
     ax.set_xlabel("child trainings, in the order they finished")
-    ax.set_ylabel("reward")
+    ax.set_ylabel(scaled_label("reward", scale))
     ax.set_title("the reward of every child training, and the best function so far",
                  fontsize=9, loc="left")
 
@@ -224,10 +231,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def plot_run(store: Store, k: int, path: str | Path) -> Path:
-    """Draw the figure into ``path`` (format from its suffix)."""
+def plot_run(store: Store, k: int, path: str | Path, kind: str | None = None) -> Path:
+    """Draw the figure into ``path`` (``kind``: png, svg, pdf, ...; None: from its suffix)."""
     fig = figure(store, k)
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format=kind)
     plt.close(fig)
     return path

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from search.inspect.formats import reward_scale, scaled_label
 from search.inspect.run_summary import Progress, RandomBaseline, TopRow
 from search.rows import Evaluation
 
@@ -79,13 +80,17 @@ def _styled(draw):
 def progress_figure(progress: Progress, baseline: RandomBaseline, reward_label: str) -> str:
     """Best reward so far against functions scored and against wall time."""
     fig, (by_count, by_time) = _figure(10.5, 3.6, 2)
-    best = progress.best_so_far
+    scale = reward_scale([*progress.rewards, *baseline.curve])
+    best = [b / scale for b in progress.best_so_far]
+    curve = [c / scale for c in baseline.curve]
+    reward_label = scaled_label(reward_label, scale)
     n = range(1, len(best) + 1)
     by_count.step(n, best, where="post", color=RUN_COLOR, lw=1.8, label="this run")
-    if baseline.curve:
-        by_count.plot(range(1, len(baseline.curve) + 1), baseline.curve, color=RANDOM_COLOR,
+    if curve:
+        by_count.plot(range(1, len(curve) + 1), curve, color=RANDOM_COLOR,
                       ls="--", lw=1.4, label="random search (expected)")
-    points = [(i, r) for i, r in enumerate(progress.rewards, start=1) if math.isfinite(r)]
+    points = [(i, r / scale) for i, r in enumerate(progress.rewards, start=1)
+              if math.isfinite(r)]
     if points:
         by_count.scatter(*zip(*points, strict=True), s=6, color=RUN_COLOR, alpha=0.25,
                          lw=0, label="each function")
@@ -103,7 +108,7 @@ def progress_figure(progress: Progress, baseline: RandomBaseline, reward_label: 
     by_time.set_title("best reward so far, against time")
     for ax in (by_count, by_time):
         ax.set_xlim(left=0)
-        _reward_limits(ax, [*best, *baseline.curve])
+        _reward_limits(ax, [*best, *curve])
     fig.tight_layout()
     return to_svg(fig, "progress", "best reward so far against functions scored and time")
 
@@ -226,8 +231,10 @@ def histogram_figure(rewards: Sequence[float], reward_label: str) -> str:
     """The distribution of the ok functions' rewards."""
     fig, (ax,) = _figure(5.6, 3.0)
     bins = max(10, min(50, int(math.sqrt(len(rewards)) * 2)))
-    ax.hist(rewards, bins=bins, color=RUN_COLOR, alpha=0.85, edgecolor="white", lw=0.4)
-    ax.set_xlabel(reward_label)
+    scale = reward_scale(rewards)  # rewards of 1e308 (a table's) drawn as 1 (× 1e+308)
+    ax.hist([r / scale for r in rewards], bins=bins, color=RUN_COLOR, alpha=0.85,
+            edgecolor="white", lw=0.4)
+    ax.set_xlabel(scaled_label(reward_label, scale))
     ax.set_ylabel("functions")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"rewards of the {len(rewards)} functions trained without failure")

@@ -20,7 +20,6 @@ Decisions, for the page to state:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
@@ -95,9 +94,8 @@ class Overview:
 
 def overview(store: Store, candidates: Sequence[Candidate],
              evaluations: Sequence[Evaluation]) -> Overview:
-    runs = store.db.execute("SELECT started, code_version, config_yaml, config_json "
-                            "FROM runs ORDER BY id").fetchall()
-    config = json.loads(runs[0]["config_json"]) if runs else {}
+    runs = store.runs()  # columns and config shapes checked (search.rows)
+    config = store.config() or {}
     trained = [e for e in evaluations if e.status != "running" and e.worker != PRESCREEN]
     times = [t for e in evaluations for t in (e.started, e.finished) if t is not None]
     fidelities = Counter(e.fidelity for e in evaluations)

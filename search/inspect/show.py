@@ -3,7 +3,6 @@ spelling; ``export --rank`` finds its function here too."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -71,10 +70,10 @@ def rank_of(store: Store, candidate: Candidate) -> str:
 
 def run_space(store: Store) -> SearchSpace | None:
     """The run's search space, rebuilt from its config (None if the store lacks one)."""
-    row = store.first_run()
-    if row is None:
+    config = store.config()  # shapes checked (search.rows)
+    if config is None:
         return None
-    space = json.loads(row["config_json"]).get("space", {})
+    space = config.get("space", {})
     if space.get("functions"):
         from space import FunctionPool
 
@@ -159,8 +158,9 @@ def show_text(store: Store, candidate: Candidate) -> str:
     prediction = store.prediction(candidate.fingerprint, candidate.canonical)
     if prediction is not None:
         lines.append(f"predicted:   {_prediction(prediction)}, before training")
+    alive = store.writer_alive()  # as top counts: `running` with no search left is abandoned
     for e in store.evaluations(candidate.id):
-        lines.append(_evaluation_line(e))
+        lines.append(_evaluation_line(e, alive))
         lines += curve_lines(e.curves)
         lines += parameter_lines(e.info)
         if e.error:
@@ -169,9 +169,11 @@ def show_text(store: Store, candidate: Candidate) -> str:
             lines.append(f"  retried: {reason}")
     return "\n".join(lines)
 
-def _evaluation_line(e: Evaluation) -> str:
+def _evaluation_line(e: Evaluation, alive: bool = True) -> str:
+    status = e.status if alive or e.status != "running" else \
+        "abandoned (its search stopped; `actsearch run --resume` trains it)"
     return (f"evaluation {e.id}: rung {e.rung}, seed {e.seed}, {e.fidelity}, "
-            f"status {e.status}, reward {fmt(e.reward)}, val accuracy {fmt(e.val_accuracy)}, "
+            f"status {status}, reward {fmt(e.reward)}, val accuracy {fmt(e.val_accuracy)}, "
             f"{fmt(e.seconds, 1)} s on {e.worker or '-'}, attempts {e.attempts}")
 
 def predicted_text(store: Store, ref: str) -> str | None:

@@ -55,8 +55,7 @@ def summary(store: Store) -> dict[str, Any]:
 
 def run_seeds(store: Store) -> list[int]:
     """The seeds each function is trained with, from the run's config ([0] if unknown)."""
-    row = store.first_run()
-    seeds = json.loads(row["config_json"]).get("seeds") if row is not None else None
+    seeds = (store.config() or {}).get("seeds")  # shapes checked (search.rows)
     return list(seeds) if isinstance(seeds, list) and seeds else [0]
 
 def seed_noise(store: Store) -> tuple[float, int] | None:
