@@ -1,5 +1,11 @@
 """The results store: one SQLite database per run directory, the search's memory.
 
+Where its parts live: this module opens the database and holds every write
+(``Store``); ``search.store_queries`` the read-only queries (``StoreQueries``, the
+base class); ``search.store_schema`` the tables and migrations; ``search.store_files``
+the run directory's files, how they are opened, and ``StoreError``;
+``search.run_lock`` the writer's lock. Importers use ``search.store`` for all of it.
+
 Who may write: only the runner of the run, in the driver process, through a
 ``Store`` opened with ``writer=True`` while it holds the run's ``RunLock`` (an
 exclusive lock file, so a second ``actsearch run --resume`` on the same
@@ -78,196 +84,52 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import functools
 import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from search.errors import UserError
 from search.rows import (
     UNFINISHED,  # the statuses are defined with the rows that hold them (search.rows)
     Candidate,
     DamagedRow,
-    Evaluation,
-    Prediction,
-    by_status,
-    config_object,
     json_column,
     real,
-    run_row,
-    stored_number,
     text,
     to_float,
 )
-from space.files import FileError, kind_of, read_text
+from search.run_lock import RunLock
+from search.store_files import (
+    CONFIG_NAME,
+    DB_NAME,
+    LOCK_NAME,
+    SIDE_FILES,
+    StoreError,
+    check_files,
+    damaged,
+    disk_trouble,
+    reader_uri,
+    remedy,
+    remove_new_store,
+)
+from search.store_queries import STATUS_ORDER, StoreQueries, reads
+from search.store_schema import MIGRATIONS, READABLE_VERSIONS, SCHEMA, SCHEMA_VERSION
+from space.files import FileError, read_text
 
-SCHEMA_VERSION = 4  # 2: rung columns; 3: fingerprints over three beta values; 4: `abandoned`
-READABLE_VERSIONS = (2, 3, 4)  # read-only commands read these as they are (2: older fingerprints)
-DB_NAME = "search.db"
-LOCK_NAME = "search.lock"
-CONFIG_NAME = "config.yaml"  # the resolved config, beside the store (search.launch writes it)
+__all__ = ["CONFIG_NAME", "DB_NAME", "KEEP_CHECKPOINTS", "LOCK_NAME", "SCHEMA_VERSION",
+           "SIDE_FILES", "UNFINISHED", "RunLock", "Store", "StoreError", "damaged"]
+
 KEEP_CHECKPOINTS = 3
-SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite keeps beside search.db
-# Worst first: a candidate with several seeds takes the worst status among them.
-STATUS_ORDER = ("error", "timeout", "diverged", "invalid", "missing")
+
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY, started REAL NOT NULL, code_version TEXT NOT NULL,
-    config_yaml TEXT NOT NULL, config_json TEXT NOT NULL, argv TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS candidates (
-    id INTEGER PRIMARY KEY, canonical TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
-    tokens TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', reward REAL, reward_text TEXT,
-    seconds REAL, finished REAL, proposals INTEGER NOT NULL DEFAULT 1,
-    note TEXT NOT NULL DEFAULT '', rung INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS candidates_fingerprint ON candidates(fingerprint);
-CREATE INDEX IF NOT EXISTS candidates_reward ON candidates(reward);
-CREATE TABLE IF NOT EXISTS evaluations (
-    id INTEGER PRIMARY KEY, candidate_id INTEGER NOT NULL REFERENCES candidates(id),
-    fidelity TEXT NOT NULL, steps INTEGER, seed INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'running', reward REAL, reward_text TEXT,
-    val_accuracy_text TEXT, step INTEGER, curves TEXT, info TEXT, seconds REAL,
-    worker TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 1,
-    started REAL NOT NULL, finished REAL, rung INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (candidate_id, fidelity, seed));
-CREATE INDEX IF NOT EXISTS evaluations_status ON evaluations(status);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY, created REAL NOT NULL, told INTEGER NOT NULL,
-    state BLOB NOT NULL, outstanding TEXT NOT NULL, counters TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL, text TEXT NOT NULL, mean REAL NOT NULL,
-    std REAL, trained INTEGER NOT NULL, made REAL NOT NULL, UNIQUE (key, trained));
-"""
 
-
-class StoreError(UserError, RuntimeError):
-    """A store that cannot be opened or a write that broke the store's contract."""
-
-
-DAMAGED = "the store is damaged"
-
-
-def damaged(path: Path, error: BaseException | str) -> StoreError:
-    """One line for a store that cannot be read: what, where, and how to recover."""
-    why = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, sqlite3.OperationalError) and any(
-            word in why for word in ("unable to open", "locked", "readonly", "I/O error")):
-        return StoreError(f"{path}: cannot read the store ({why}); check that it is a file "
-                          "you may read, on a disk that works")
-    if isinstance(error, DamagedRow):  # SQLite is fine; a value in a row is not ours
-        return StoreError(f"{path}: {DAMAGED} ({why[:200]}); put that value right with "
-                          f"`sqlite3 {path}` (it was edited or overwritten), or start a new run")
-    return StoreError(f"{path}: {DAMAGED} ({why[:200]}); recover what is readable with "
-                      f"`sqlite3 {path} \".recover\" | sqlite3 recovered.db` (a sqlite3 "
-                      f"without .recover: \".dump\") and move recovered.db to {path}, or "
-                      "start a new run")
-
-
-_DISK_TROUBLE = ("full", "disk i/o", "readonly", "read-only", "unable to open")
-
-
-def disk_trouble(error: BaseException) -> bool:
-    """An SQLite error of the disk or the file system (full, read-only, failing), not of
-    the store's content."""
-    return isinstance(error, sqlite3.OperationalError) and any(
-        word in str(error).lower() for word in _DISK_TROUBLE)
-
-
-def _remedy(error: BaseException, folder: Path) -> str:
-    why = str(error).lower()
-    if "full" in why:
-        return f"free disk space on the disk of {folder}"
-    if "readonly" in why or "read-only" in why:
-        return f"make {folder} and its files writable"
-    return f"check that {folder} is on a disk that works and that you may write it"
-
-
-_Method = TypeVar("_Method", bound=Callable[..., Any])
-
-
-def _reads(method: _Method) -> _Method:
-    """A query of the store: an SQLite error or an undecodable row is one line (damaged)."""
-    @functools.wraps(method)
-    def reading(self: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.DatabaseError, DamagedRow) as error:
-            raise damaged(self.path, error) from None
-    return reading  # type: ignore[return-value]
-
-
-# -- the lock ---------------------------------------------------------------------------
-
-
-class RunLock:
-    """The exclusive lock of a run directory (``search.lock``): one writer at a time.
-
-    Taken before anything else starts (Ray, the store), so a second driver on
-    the same run is refused at once. The lock file holds the holder's pid and is
-    removed on ``release`` (while still held, so no one else holds a removed
-    file). A directory this lock had to create is removed again on ``release``
-    if nothing else was put in it (a run that could not start leaves no folder).
-    """
-
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        self._created = not self.run_dir.exists()
-        self._file = None
-        path = self.run_dir / LOCK_NAME
-        if os.path.lexists(path) and not path.is_file():
-            raise StoreError(f"{path}: is {_kind(path)}, not a lock file; move it away (a "
-                             "search writes its pid there)")
-        while True:
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                self._file = open(path, "a+")  # noqa: SIM115 (held open)
-            except OSError as error:
-                raise StoreError(f"{self.run_dir}: cannot write the run directory "
-                                 f"({error.strerror or error}); choose another --out") from None
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._file.close()
-                self._file = None
-                raise StoreError(f"{self.run_dir}: another actsearch process is writing this "
-                                 "run; wait for it to end or stop it first") from None
-            if _same_file(self._file, path):
-                break
-            self._file.close()  # its last holder removed it while we opened it: again
-        try:  # unbuffered, so a full disk fails here and not again when the file is closed
-            os.ftruncate(self._file.fileno(), 0)
-            os.write(self._file.fileno(), str(os.getpid()).encode())
-        except OSError as error:  # a full disk: the lock is held, but cannot say by whom
-            self.release()
-            raise StoreError(f"{self.run_dir}: cannot write the run directory "
-                             f"({error.strerror or error}); free disk space or choose "
-                             "another --out") from None
-
-    def release(self) -> None:
-        if self._file is None:
-            return
-        (self.run_dir / LOCK_NAME).unlink(missing_ok=True)
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self._file.close()
-        self._file = None
-        if self._created and not any(self.run_dir.iterdir()):
-            self.run_dir.rmdir()
-
-
-# -- the store -------------------------------------------------------------------------
-
-
-class Store:
+class Store(StoreQueries):
     """The SQLite database of one run directory (see the module docstring)."""
 
     def __init__(self, run_dir: str | Path, writer: bool = False,
@@ -279,7 +141,7 @@ class Store:
         self._own_lock = None
         self._failed: StoreError | None = None  # a write the disk refused: nothing more tried
         self._cause: sqlite3.Error | None = None  # ... and SQLite's error
-        exists = _check_files(self.path)  # a folder, FIFO, device or dangling link: one line
+        exists = check_files(self.path)  # a folder, FIFO, device or dangling link: one line
         if not writer and not exists:
             raise StoreError(f"{self.run_dir}: no search here (no {DB_NAME}); "
                              "give the directory that 'actsearch run' printed")
@@ -288,7 +150,7 @@ class Store:
         created = writer and not exists
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None) if writer else \
-                sqlite3.connect(_reader_uri(self.path), uri=True, isolation_level=None)
+                sqlite3.connect(reader_uri(self.path), uri=True, isolation_level=None)
         except sqlite3.DatabaseError as error:
             self.close()
             raise self._cannot_open(error, created) from None
@@ -301,7 +163,7 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
-                self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
+                self.db.executescript(SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
                 with self.transaction("create the schema"):
                     self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                     (str(SCHEMA_VERSION),))
@@ -328,12 +190,12 @@ class Store:
             return damaged(self.path, error)
         why = " ".join(str(error).split())
         if created:
-            _remove_new_store(self.path)
+            remove_new_store(self.path)
             return StoreError(f"{self.path}: cannot create the store ({why}); "
-                              f"{_remedy(error, self.run_dir)} or choose another --out, then "
+                              f"{remedy(error, self.run_dir)} or choose another --out, then "
                               "run again")
         return StoreError(f"{self.path}: cannot write the store ({why}); "
-                          f"{_remedy(error, self.run_dir)}, then `actsearch run --resume "
+                          f"{remedy(error, self.run_dir)}, then `actsearch run --resume "
                           f"{self.run_dir}`")
 
     def check(self) -> None:
@@ -351,8 +213,8 @@ class Store:
         own transaction (a store is never left between two versions)."""
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row["value"]) if row is not None and row["value"].isdigit() else None
-        while version is not None and version in _MIGRATIONS and version < SCHEMA_VERSION:
-            migrate = _MIGRATIONS[version]
+        while version is not None and version in MIGRATIONS and version < SCHEMA_VERSION:
+            migrate = MIGRATIONS[version]
             with self.transaction(f"upgrade the store to schema version {version + 1}") as db:
                 migrate(db)
                 db.execute("UPDATE meta SET value=? WHERE key='schema_version'",
@@ -449,12 +311,10 @@ class Store:
             return StoreError(f"store: could not {what}: {why}")
         failure = StoreError(
             f"{self.path}: cannot write the store ({why}) while trying to {what}; the search "
-            f"stopped and what it recorded before is kept: {_remedy(error, self.run_dir)}, "
+            f"stopped and what it recorded before is kept: {remedy(error, self.run_dir)}, "
             f"then `actsearch run --resume {self.run_dir}`")
         self._failed, self._cause = failure, error
         return failure
-
-    # -- runs ------------------------------------------------------------------------
 
     def add_run(self, config_yaml: str, config_json: str, code_version: str,
                 argv: Sequence[str]) -> int:
@@ -465,34 +325,6 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 (time.time(), code_version, config_yaml, config_json, json.dumps(list(argv))))
             return int(cursor.lastrowid)
-
-    @_reads
-    def first_run(self) -> sqlite3.Row | None:
-        """The first invocation's row (its columns checked): its config is the run's."""
-        row = self.db.execute("SELECT * FROM runs ORDER BY id LIMIT 1").fetchone()
-        return None if row is None else run_row(row)
-
-    @_reads
-    def runs(self) -> list[sqlite3.Row]:
-        """Every invocation's row (a first run, then each resume), columns checked."""
-        return [run_row(row) for row in self.db.execute("SELECT * FROM runs ORDER BY id")]
-
-    @_reads
-    def config(self) -> dict[str, Any] | None:
-        """The run's resolved config as plain data (the first invocation's), or None."""
-        row = self.first_run()
-        return None if row is None else config_object(row)
-
-    # -- candidates and evaluations --------------------------------------------------
-
-    @_reads
-    def find(self, canonical: str, fingerprint: str | None = None) -> Candidate | None:
-        """The stored candidate with this canonical form, else (if given) this fingerprint."""
-        row = self.db.execute("SELECT * FROM candidates WHERE canonical=?", (canonical,)).fetchone()
-        if row is None and fingerprint is not None:
-            row = self.db.execute("SELECT * FROM candidates WHERE fingerprint=? ORDER BY id "
-                                  "LIMIT 1", (fingerprint,)).fetchone()
-        return None if row is None else Candidate.from_row(row)
 
     def add_candidate(self, canonical: str, expr_text: str, tokens: Sequence[int],
                       fingerprint: str, fidelity: str, steps: int | None,
@@ -557,128 +389,6 @@ class Store:
         with self.transaction(f"record evaluation {evaluation_id}") as db:
             return _finish(db, evaluation_id, result, worker, note, retries)
 
-    # -- queries ------------------------------------------------------------------------
-
-    @_reads
-    def candidate(self, candidate_id: int) -> Candidate | None:
-        row = self.db.execute("SELECT * FROM candidates WHERE id=?", (candidate_id,)).fetchone()
-        return None if row is None else Candidate.from_row(row)
-
-    @_reads
-    def candidates(self, status: str | None = None) -> list[Candidate]:
-        """All candidates in the order they were met (optionally of one status)."""
-        query, args = "SELECT * FROM candidates", ()
-        if status is not None:
-            query, args = query + " WHERE status=?", (status,)
-        return [Candidate.from_row(r) for r in self.db.execute(query + " ORDER BY id", args)]
-
-    @_reads
-    def top(self, k: int) -> list[Candidate]:
-        """The ``k`` best finished candidates: trained without failure first, then the
-        highest rung reached (successive halving), then reward (ties: the earlier first)."""
-        rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
-                               "AND reward IS NOT NULL ORDER BY status = 'ok' DESC, rung DESC, "
-                               "reward DESC, id LIMIT ?", (k,))
-        return [Candidate.from_row(r) for r in rows]
-
-    @_reads
-    def finished_in_order(self) -> list[Candidate]:
-        """Finished candidates in the order their results arrived."""
-        rows = self.db.execute("SELECT * FROM candidates WHERE status != 'pending' "
-                               "ORDER BY finished, id")
-        return [Candidate.from_row(r) for r in rows]
-
-    @_reads
-    def evaluations(self, candidate_id: int | None = None,
-                    status: str | None = None) -> list[Evaluation]:
-        clauses, args = [], []
-        if candidate_id is not None:
-            clauses.append("candidate_id=?")
-            args.append(candidate_id)
-        if status is not None:
-            clauses.append("status=?")
-            args.append(status)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = self.db.execute(f"SELECT * FROM evaluations{where} ORDER BY id", args)
-        return [Evaluation.from_row(r) for r in rows]
-
-    @_reads
-    def count_trained(self, rung: int | None = None, running: bool = False) -> int:
-        """Evaluations that took a child training (pre-screened ones excluded), at one rung
-        or (None) at all; ``running``: those still out (or abandoned) count too."""
-        query = ("SELECT COUNT(*) FROM evaluations WHERE IFNULL(worker, '') != 'prescreen'"
-                 + ("" if running else " AND status NOT IN ('running', 'abandoned')"))
-        args: tuple = ()
-        if rung is not None:
-            query, args = query + " AND rung=?", (rung,)
-        return self.db.execute(query, args).fetchone()[0]
-
-    @_reads
-    def rung_results(self, rung: int,
-                     candidate_id: int | None = None) -> dict[int, tuple[str, float]]:
-        """Candidates (all, or one) whose evaluations at ``rung`` all finished:
-        id -> (worst status, mean reward over seeds)."""
-        query, args = ("SELECT id, candidate_id, status, reward_text FROM evaluations "
-                       "WHERE rung=?", (rung,))
-        if candidate_id is not None:
-            query, args = query + " AND candidate_id=?", (rung, candidate_id)
-        rows = self.db.execute(query + " ORDER BY candidate_id", args).fetchall()
-        grouped: dict[int, list[sqlite3.Row]] = {}
-        for row in rows:
-            grouped.setdefault(row["candidate_id"], []).append(row)
-        results = {}
-        for cid, group in grouped.items():
-            statuses = [r["status"] for r in group]
-            if any(s in UNFINISHED for s in statuses):
-                continue
-            rewards = [stored_number(r, "reward_text", "evaluations") for r in group]
-            status = next((s for s in STATUS_ORDER if s in statuses), "ok")
-            results[cid] = (status, sum(rewards) / len(rewards))
-        return results
-
-    @_reads
-    def rung_members(self, rung: int) -> list[int]:
-        """Candidates trained (or training) at ``rung``, in the order they were created;
-        pre-screened candidates are not among them."""
-        rows = self.db.execute("SELECT DISTINCT candidate_id FROM evaluations WHERE rung=? "
-                               "AND IFNULL(worker, '') != 'prescreen' ORDER BY candidate_id",
-                               (rung,))
-        return [r[0] for r in rows]
-
-    @_reads
-    def count_finished(self) -> int:
-        """Candidates with every seed finished."""
-        return self.db.execute("SELECT COUNT(*) FROM candidates "
-                               "WHERE status != 'pending'").fetchone()[0]
-
-    @_reads
-    def counts(self) -> dict[str, int]:
-        """Evaluations by status (``running`` included)."""
-        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM evaluations "
-                               "GROUP BY status")
-        return by_status(rows, "evaluations")
-
-    @_reads
-    def training_counts(self) -> dict[str, int]:
-        """Child trainings (pre-screened evaluations excluded) by status."""
-        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM evaluations WHERE "
-                               "IFNULL(worker, '') != 'prescreen' GROUP BY status")
-        return by_status(rows, "evaluations")
-
-    @_reads
-    def function_counts(self) -> dict[str, int]:
-        """Candidates (distinct functions) by status; ``pending``: not all seeds finished."""
-        rows = self.db.execute("SELECT status, COUNT(*), MIN(id) AS id FROM candidates "
-                               "GROUP BY status")
-        return by_status(rows, "candidates")
-
-    def count_duplicates(self) -> int:
-        """Proposals answered from the store: every proposal of a function after its first."""
-        return self.db.execute("SELECT IFNULL(SUM(proposals - 1), 0) "
-                               "FROM candidates").fetchone()[0]
-
-    # -- the surrogate's predictions -----------------------------------------------------
-
     def add_predictions(self, rows: Sequence[tuple[str, str, float, float, bool]]) -> None:
         """Record (key, text, mean, std, trained) predictions; a key's first one stays."""
         if not rows:
@@ -689,53 +399,6 @@ class Store:
                            "made) VALUES (?, ?, ?, ?, ?, ?)",
                            [(key, text_, mean, real(std), int(trained), now)
                             for key, text_, mean, std, trained in rows])
-
-    def _has_predictions(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                               "AND name='predictions'").fetchone() is not None
-
-    @_reads
-    def predicted_untrained(self, k: int | None = None) -> tuple[int, list[Prediction]]:
-        """(how many, the ``k`` best) functions the filter passed over and no one trained,
-        by predicted reward."""
-        if not self._has_predictions():
-            return 0, []
-        where = ("FROM predictions p WHERE trained=0 AND NOT EXISTS (SELECT 1 FROM "
-                 "candidates c WHERE c.fingerprint=p.key OR c.canonical=p.key)")
-        count = self.db.execute(f"SELECT COUNT(*) {where}").fetchone()[0]
-        rows = self.db.execute(f"SELECT * {where} ORDER BY mean DESC, id LIMIT ?",
-                               (-1 if k is None else k,))
-        return count, [Prediction.from_row(r) for r in rows]
-
-    @_reads
-    def prediction(self, fingerprint: str, canonical: str) -> Prediction | None:
-        """What the surrogate expected of one function (the trained proposal's, if any),
-        recorded under either key (``dedup`` picks which)."""
-        if not self._has_predictions():
-            return None
-        row = self.db.execute("SELECT * FROM predictions WHERE key IN (?, ?) ORDER BY "
-                              "trained DESC LIMIT 1", (fingerprint, canonical)).fetchone()
-        return None if row is None else Prediction.from_row(row)
-
-    @_reads
-    def prediction_pairs(self) -> list[tuple[str, float, float]]:
-        """(text, predicted, measured) for every trained proposal the surrogate predicted
-        and that finished ok: how well the surrogate did in this run."""
-        if not self._has_predictions():
-            return []
-        rows = self.db.execute(
-            "SELECT p.*, c.id AS candidate, c.reward_text FROM predictions p JOIN candidates "
-            "c ON c.fingerprint=p.key OR c.canonical=p.key WHERE p.trained=1 AND "
-            "c.status='ok' ORDER BY c.id")
-        pairs = []
-        for row in rows:
-            prediction = Prediction.from_row(row)
-            measured = stored_number({"id": row["candidate"], "reward_text": row["reward_text"]},
-                                     "reward_text", "candidates")
-            pairs.append((prediction.text, prediction.mean, measured))
-        return pairs
-
-    # -- strategy checkpoints ---------------------------------------------------------
 
     def save_checkpoint(self, state: dict[str, Any], told: int,
                         outstanding: Sequence[tuple[Sequence[int], int]],
@@ -753,7 +416,7 @@ class Store:
             db.execute("DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints "
                        "ORDER BY id DESC LIMIT ?)", (KEEP_CHECKPOINTS,))
 
-    @_reads
+    @reads
     def latest_checkpoint(self) -> tuple[dict[str, Any], list[tuple[tuple[int, ...], int]],
                                          dict[str, Any]] | None:
         """(state, outstanding [(tokens, candidate id)], counters) of the newest checkpoint;
@@ -779,90 +442,7 @@ class Store:
         return state, outstanding, json_column(row, "counters", "checkpoints")
 
 
-# -- schema migrations: version -> the step to version + 1 ------------------------------
-
-
-def _add_rungs(db: sqlite3.Connection) -> None:
-    """1 -> 2: successive halving's rungs; every existing evaluation is rung 0."""
-    for table in ("candidates", "evaluations"):
-        db.execute(f"ALTER TABLE {table} ADD COLUMN rung INTEGER NOT NULL DEFAULT 0")
-
-
-def _refingerprint(db: sqlite3.Connection) -> None:
-    """2 -> 3: fingerprints are taken at three beta values instead of one, so functions
-    that agree only for some beta are told apart; recompute them from the stored text."""
-    from space import parse
-
-    rows = db.execute("SELECT id, text FROM candidates").fetchall()
-    db.executemany("UPDATE candidates SET fingerprint=? WHERE id=?",
-                   [(parse(row["text"]).fingerprint, row["id"]) for row in rows])
-
-
-def _allow_abandoned(db: sqlite3.Connection) -> None:
-    """3 -> 4: evaluations may be ``abandoned`` (cancelled when a search stopped). No row
-    changes (older stores hold none); the version keeps an older actsearch, which reruns
-    only ``running`` rows and would leave abandoned ones untrained, from resuming it."""
-
-
-_MIGRATIONS = {1: _add_rungs, 2: _refingerprint, 3: _allow_abandoned}
-
-
-def _kind(path: Path) -> str:
-    try:
-        return kind_of(os.stat(path).st_mode)
-    except OSError:
-        return "a symbolic link to nothing"
-
-
-def _check_files(path: Path) -> bool:
-    """Whether the store ``path`` exists; it and the files SQLite keeps beside it must be
-    regular files: a folder, a FIFO (opening one blocks), a device or a symbolic link to
-    nothing is one line, and nothing is opened."""
-    for name in (DB_NAME, *(DB_NAME + side for side in SIDE_FILES)):
-        file = path.with_name(name)
-        if not os.path.lexists(file) or file.is_file():
-            continue
-        if file.is_symlink() and not file.exists():
-            raise StoreError(f"{file}: is a symbolic link to {os.readlink(file)}, which does "
-                             "not exist; point it at the run's store (or remove it), or give "
-                             "the run directory that holds the search")
-        what, lost = ("a store", " (a search there is lost)") if name == DB_NAME else \
-            ("a file of the store", "")
-        raise StoreError(f"{file} is {_kind(file)}, not {what}; move it away{lost} or give "
-                         "another run directory")
-    return path.exists()
-
-
-def _reader_uri(path: Path) -> str:
-    """How a reader opens the store: ``mode=ro``; on a read-only folder (a read-only mount,
-    another user's run) also ``immutable=1``, unless SQLite needs the WAL file's results
-    (which it reads only with a ``-shm`` file beside it)."""
-    uri = f"{path.absolute().as_uri()}?mode=ro"
-    shm, wal = path.with_name(DB_NAME + "-shm"), path.with_name(DB_NAME + "-wal")
-    if os.access(path.parent, os.W_OK) or shm.exists():
-        return uri  # SQLite creates or reads the -shm file as it needs
-    if wal.exists() and wal.stat().st_size > 0:
-        raise StoreError(f"{path}: its latest results are in {wal.name}, which SQLite reads "
-                         f"only with a {shm.name} file beside it, and {path.parent} cannot be "
-                         "written; copy the run directory to a folder you may write (cp -r "
-                         f"{path.parent} /tmp/) and read the copy")
-    return uri + "&immutable=1"  # nobody can be writing it: no -shm, no WAL results
-
-
-def _remove_new_store(path: Path) -> None:
-    """Remove a store this process was creating when the disk refused it (and SQLite's
-    files beside it), so no empty ``search.db`` is left to be taken for a damaged one."""
-    for name in (DB_NAME, *(DB_NAME + side for side in SIDE_FILES)):
-        with contextlib.suppress(OSError):
-            path.with_name(name).unlink()
-
-
-def _same_file(handle: Any, path: Path) -> bool:
-    """Whether the open ``handle`` is still the file at ``path`` (not unlinked meanwhile)."""
-    try:
-        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
-    except FileNotFoundError:
-        return False
+# -- writes ------------------------------------------------------------------------------
 
 
 def _insert(db: sqlite3.Connection, canonical: str, expr_text: str, tokens: Sequence[int],

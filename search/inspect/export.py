@@ -20,6 +20,7 @@ def learned_beta(store: Store, candidate: Candidate) -> Any:
                 return evaluation.info[key]
     return None
 
+
 def export_file(store: Store, candidate: Candidate, path: str | Path,
                 beta_init: float = 1.0) -> str:
     """Write the standalone module file; returns a one-line note about beta values."""

@@ -27,6 +27,7 @@ def fmt(value: float | None, digits: int = 4) -> str:
         return f"{value:.{digits}g}"
     return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
 
+
 def reward_scale(values: Iterable[float | None]) -> float:
     """1, or the power of ten a figure divides rewards by when they reach ``SCALED_FROM``
     (a replay table may hold 1e308): near the float limit matplotlib's axis limits and
@@ -45,6 +46,7 @@ def status_counts(counts: dict[str, int]) -> str:
     known = [s for s in SHOWN_ORDER if counts.get(s)]
     other = sorted(s for s in counts if s not in SHOWN_ORDER and counts[s])
     return ", ".join(f"{counts[s]} {s}" for s in known + other)
+
 
 def tie_key(candidate: Candidate) -> tuple | None:
     """Candidates with equal keys are tied: ok, same rung, the same reward exactly."""

@@ -39,6 +39,7 @@ def find_candidate(store: Store, ref: str) -> Candidate:
                           + eval_suggestion(store, ref))
     return candidate
 
+
 def eval_suggestion(store: Store, expr_text: str) -> str:
     """The command that trains one function once as this run's children were trained."""
     config = store.run_dir / CONFIG_NAME
@@ -48,6 +49,7 @@ def eval_suggestion(store: Store, expr_text: str) -> str:
     return (f"train it once with `{command} CONFIG`, CONFIG being the file this run was "
             f"started from ({store.run_dir} has no {CONFIG_NAME}: an older actsearch made it)")
 
+
 def by_rank(store: Store, rank: int) -> Candidate:
     if rank < 1:
         raise ReportError(f"--rank must be >= 1, got {rank}")
@@ -55,6 +57,7 @@ def by_rank(store: Store, rank: int) -> Candidate:
     if len(rows) < rank:
         raise ReportError(f"--rank {rank}: the run has only {len(rows)} ranked functions")
     return rows[rank - 1]
+
 
 def rank_of(store: Store, candidate: Candidate) -> str:
     """``3 of 82`` in ``top``'s order (with its ties), or why it has no rank."""
@@ -68,6 +71,7 @@ def rank_of(store: Store, candidate: Candidate) -> str:
     return f"{position} of {len(ranked)}" + (
         f" (tied with id {', '.join(map(str, tied))}: the same reward)" if tied else "")
 
+
 def run_space(store: Store) -> SearchSpace | None:
     """The run's search space, rebuilt from its config (None if the store lacks one)."""
     config = store.config()  # shapes checked (search.rows)
@@ -79,6 +83,7 @@ def run_space(store: Store) -> SearchSpace | None:
 
         return FunctionPool(space["functions"])
     return SearchSpace(space.get("units", 1), space.get("unary"), space.get("binary"))
+
 
 def describe_tokens(space: SearchSpace | None, tokens: tuple[int, ...]) -> str:
     """``unit 0: input1=x input2=x unary1=sin unary2=beta_mul binary=max`` (raw tokens too)."""
@@ -93,6 +98,7 @@ def describe_tokens(space: SearchSpace | None, tokens: tuple[int, ...]) -> str:
     named = "; ".join(f"unit {u}: {' '.join(parts)}" for u, parts in units.items())
     return f"{named}   {list(tokens)}"
 
+
 def sparkline(values: list[float], width: int = 24) -> str:
     """Block characters for a curve (at most ``width``, evenly picked); × for non-finite."""
     if len(values) > width:
@@ -104,6 +110,7 @@ def sparkline(values: list[float], width: int = 24) -> str:
     scale = (len(SPARK) - 1) / (high - low) if high > low else 0.0
     return "".join(SPARK[round((v - low) * scale)] if math.isfinite(v) else "×"
                    for v in values)
+
 
 def curve_lines(curves: dict[str, list[Any]]) -> list[str]:
     """One line per recorded curve: first and last value, a sparkline, the steps."""
@@ -123,6 +130,7 @@ def curve_lines(curves: dict[str, list[Any]]) -> list[str]:
                      f"{sparkline(values)}  ({span}{points})")
     return lines
 
+
 def parameter_lines(info: dict[str, Any]) -> list[str]:
     """Learned per-channel parameters (beta, alpha) as mean/min/max per activation site."""
     lines = []
@@ -137,6 +145,7 @@ def parameter_lines(info: dict[str, Any]) -> list[str]:
                              f"min {min(values):.4f}, max {max(values):.4f} "
                              f"({len(values)} channels)")
     return lines
+
 
 def show_text(store: Store, candidate: Candidate) -> str:
     """Everything recorded about one candidate: rank, tokens by slot, each evaluation with
@@ -169,12 +178,14 @@ def show_text(store: Store, candidate: Candidate) -> str:
             lines.append(f"  retried: {reason}")
     return "\n".join(lines)
 
+
 def _evaluation_line(e: Evaluation, alive: bool = True) -> str:
     status = e.status if alive or e.status != "running" else \
         "abandoned (its search stopped; `actsearch run --resume` trains it)"
     return (f"evaluation {e.id}: rung {e.rung}, seed {e.seed}, {e.fidelity}, "
             f"status {status}, reward {fmt(e.reward)}, val accuracy {fmt(e.val_accuracy)}, "
             f"{fmt(e.seconds, 1)} s on {e.worker or '-'}, attempts {e.attempts}")
+
 
 def predicted_text(store: Store, ref: str) -> str | None:
     """``show`` of a function the surrogate predicted but no one trained, or None."""
@@ -188,6 +199,7 @@ def predicted_text(store: Store, ref: str) -> str | None:
                       f"status:      {PREDICTED} (the surrogate filter passed it over)",
                       f"predicted:   {_prediction(prediction)}",
                       f"next:        {eval_suggestion(store, prediction.text)}"])
+
 
 def _prediction(prediction) -> str:
     spread = "" if prediction.std is None else f" ± {fmt(prediction.std)}"

@@ -21,6 +21,7 @@ def diverged_at(store: Store, candidate: Candidate) -> int | None:
              if e.status == "diverged" and e.step is not None]
     return min(steps) if steps else None
 
+
 def top_rows(store: Store, k: int) -> list[dict[str, Any]]:
     """The ``k`` best candidates as plain rows (rank, id, function, reward, status, ...);
     ``tied_with``: the ids of the other rows with exactly the same reward (ok, same rung)."""
@@ -34,6 +35,7 @@ def top_rows(store: Store, k: int) -> list[dict[str, Any]]:
                      "seconds": c.seconds, "proposals": c.proposals, "tied_with": tied,
                      "diverged_at": diverged_at(store, c) if c.status == "diverged" else None})
     return rows
+
 
 def summary(store: Store) -> dict[str, Any]:
     """What the run holds, counted two ways that are never mixed: functions (candidates)
@@ -53,10 +55,12 @@ def summary(store: Store) -> dict[str, Any]:
             "duplicates": store.count_duplicates(), "seeds": len(run_seeds(store)),
             "search_running": alive}
 
+
 def run_seeds(store: Store) -> list[int]:
     """The seeds each function is trained with, from the run's config ([0] if unknown)."""
     seeds = (store.config() or {}).get("seeds")  # shapes checked (search.rows)
     return list(seeds) if isinstance(seeds, list) and seeds else [0]
+
 
 def seed_noise(store: Store) -> tuple[float, int] | None:
     """(pooled standard deviation of one training's reward between seeds, functions it
@@ -71,6 +75,7 @@ def seed_noise(store: Store) -> tuple[float, int] | None:
     dof = sum(len(v) - 1 for v in groups.values())
     pooled = sum((len(v) - 1) * statistics.variance(v) for v in groups.values()) / dof
     return math.sqrt(pooled), len({candidate for candidate, _ in groups})
+
 
 def summary_lines(store: Store, counts: dict[str, Any] | None = None) -> list[str]:
     """Three lines above the top table, each counting one thing and saying which."""
@@ -92,6 +97,7 @@ def summary_lines(store: Store, counts: dict[str, Any] | None = None) -> list[st
              "without training")
     return [first, second, third]
 
+
 def noise_line(store: Store, seeds: int) -> str:
     """Whether differences between rewards mean anything: with one seed they may not."""
     if seeds <= 1:
@@ -106,6 +112,7 @@ def noise_line(store: Store, seeds: int) -> str:
     return (f"{seeds} seeds per function; seed noise σ = {sigma:.4f} per training (pooled "
             f"over {pooled} functions): mean rewards closer than 2·σ·√(2/{seeds}) = "
             f"{threshold:.4f} are not a ranking.")
+
 
 def top_table(store: Store, k: int) -> str:
     """A markdown table of the ``k`` best candidates, with what the run holds above it and
@@ -136,6 +143,7 @@ def top_table(store: Store, k: int) -> str:
 
 PREDICTED = "predicted, not trained"
 
+
 def predicted_lines(store: Store, shown: int = 3) -> list[str]:
     """Below the table: the functions the surrogate filter passed over (never dropped)."""
     count, best = store.predicted_untrained(shown)
@@ -146,6 +154,7 @@ def predicted_lines(store: Store, shown: int = 3) -> list[str]:
     return [f"{PREDICTED}: {count} functions the surrogate filter passed over, by predicted "
             f"reward {listed}{', ...' if count > shown else ''} "
             f"(`actsearch show {store.run_dir} EXPR` shows one)."]
+
 
 def top_json(store: Store, k: int) -> str:
     """``{"version", "run_dir", "summary", "rows"}`` as JSON (non-finite floats as the
