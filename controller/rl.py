@@ -32,18 +32,31 @@ exploring) while the REINFORCE/PPO term learns which tokens pay in general.
 
 Repeats: a sampled sequence that was told before is an ordinary sample of the
 policy: it enters the batch and the gradient with the reward recorded for it,
-so a function the policy keeps proposing
-keeps being reinforced by its one recorded reward. That is what an on-policy
-estimator needs (dropping repeats would bias it towards rare sequences). The
-controller answers such repeats itself, at once, and samples again in their
-place (up to ``RESAMPLE_ROUNDS`` times per ask, after which repeats go to the
-runner, which answers them from its store the same way): a round trip through
-the runner for a repeat costs a store write and a proposal of the budget but
+so a function the policy keeps proposing keeps being reinforced by its one
+recorded reward. That is what an on-policy estimator needs (dropping repeats
+would bias it towards rare sequences). The controller answers such repeats
+itself, at once, and samples again in their place: a round trip through the
+runner for a repeat costs a store write and a proposal of the budget but
 teaches nothing the controller does not already know. "Told before" is by
 function: another spelling of a told function (same fingerprint, the runner's
 default ``dedup``) is answered here too. Sequences still in flight are proposed
 as they are (the runner makes them wait for the result).
-``samples`` counts every sequence drawn, answered here or not.
+
+The resampling is bounded: ``RESAMPLE_ROUNDS`` draws per ask. A policy that has
+concentrated on functions it knows (the elite term pulls it there, and every
+repeat it answers itself reinforces it) can need thousands of draws, and as
+many updates, to hit an untried function; unbounded, one ask stalled a search
+for minutes on a busy machine. When the rounds are spent, each proposal still
+missing is a **fallback**: up to ``FALLBACK_DRAWS`` sequences drawn uniformly
+from the valid ones (with the controller's own generator, so a seed still
+fixes everything), the first whose function is neither told nor out. It is
+proposed with its log-probability under the current policy and learned from
+like any sample: an off-policy exploration step, taken only when the policy
+has stopped finding anything new. Only when no fallback is found either (the
+space is nearly all told) does a repeat go to the runner, which answers it from
+its store and counts it toward ``budget.max_proposals``.
+``samples`` counts every sequence drawn from the policy, answered here or not;
+``fallbacks`` the proposals drawn uniformly instead.
 
 The surrogate filter (``controller/filtered.py``) asks this controller for k
 times the proposals it trains, and tells the ones it passes over their
@@ -66,7 +79,8 @@ from controller.config import StrategyConfig
 from controller.policy import Policy, Rollout, probability, sample, score
 from space import SearchSpace
 
-RESAMPLE_ROUNDS = 20  # draws per ask to replace repeats before they go to the runner
+RESAMPLE_ROUNDS = 20  # policy draws per ask to replace repeats before falling back
+FALLBACK_DRAWS = 64  # uniform draws per missing proposal to find an untried function
 
 
 class RNNController:
@@ -90,6 +104,7 @@ class RNNController:
         self.elite: list[tuple[float, Tokens]] = []  # best distinct (reward, tokens), best first
         self.updates = 0
         self.samples = 0  # sequences drawn, repeats answered here included
+        self.fallbacks = 0  # proposals drawn uniformly because the policy only repeated
         self.known: dict[str, float] = {}  # function (fingerprint) -> reward told
         self._keys: dict[Tokens, str] = {}  # sequence -> its function's fingerprint (a cache)
         self.last_stats: dict[str, float] = {}
@@ -98,23 +113,59 @@ class RNNController:
 
     def ask(self, n: int) -> list[Tokens]:
         proposals: list[Tokens] = []
-        for round_ in range(RESAMPLE_ROUNDS):
+        repeats: list[tuple[Tokens, float, float]] = []
+        for _ in range(RESAMPLE_ROUNDS):
             need = check_n(n) - len(proposals)
             if need <= 0:
                 break
+            if repeats:
+                self.learn(repeats)  # answered here, as the runner would answer them
             rollout = sample(self.policy, need, self.generator)
             self.samples += need
             repeats = []
             for tokens, log_p in zip(rollout.as_tuples(), rollout.sequence_log_prob.tolist()):
                 key = self.function_of(tokens)
-                if key in self.known and round_ < RESAMPLE_ROUNDS - 1:
+                if key in self.known:
                     repeats.append((tokens, self.known[key], log_p))
                 else:
                     self.ledger.add(tokens, log_p)
                     proposals.append(tokens)
-            if repeats:
-                self.learn(repeats)  # answered here, as the runner would answer them
+        if not repeats:
+            return proposals
+        if len(proposals) == n:  # the last round filled the ask: its repeats are answered
+            self.learn(repeats)
+            return proposals
+        answered = []
+        for tokens, reward, log_p in repeats:  # still missing: a fallback, else the repeat
+            fallback = self.untried(proposals)
+            if fallback is None:
+                self.ledger.add(tokens, log_p)
+                proposals.append(tokens)
+                continue
+            answered.append((tokens, reward, log_p))
+            with torch.no_grad():
+                log_p = float(score(self.policy, torch.tensor([fallback])).sequence_log_prob)
+            self.ledger.add(fallback, log_p)
+            proposals.append(fallback)
+            self.fallbacks += 1
+        if answered:
+            self.learn(answered)
         return proposals
+
+    def untried(self, proposals: list[Tokens]) -> Tokens | None:
+        """A sequence drawn uniformly whose function is neither told nor out (nor among
+        ``proposals``), or None after ``FALLBACK_DRAWS`` draws found none."""
+        taken = {self.function_of(t) for t, _ in self.ledger.state_dict()}
+        taken.update(self.function_of(t) for t in proposals)
+        for _ in range(FALLBACK_DRAWS):
+            tokens = tuple(
+                int(slot.allowed[int(torch.randint(len(slot.allowed), (1,),
+                                                   generator=self.generator))])
+                for slot in self.space.slots)
+            key = self.function_of(tokens)
+            if key not in self.known and key not in taken:
+                return tokens
+        return None
 
     def tell(self, results: Results) -> None:
         settled = self.ledger.settle(results)  # (tokens, reward, log-prob when asked)
@@ -210,6 +261,7 @@ class RNNController:
             "elite": list(self.elite),
             "updates": self.updates,
             "samples": self.samples,
+            "fallbacks": self.fallbacks,
             "known": dict(self.known),
         }
 
@@ -224,5 +276,6 @@ class RNNController:
         self.elite = [(float(r), tuple(t)) for r, t in state.get("elite", [])]  # older saves
         self.updates = state["updates"]
         self.samples = state.get("samples", 0)  # older saves: no count, no known functions
+        self.fallbacks = state.get("fallbacks", 0)
         self.known = {k if isinstance(k, str) else self.function_of(tuple(k)): float(r)
                       for k, r in state.get("known", {}).items()}  # older saves: by sequence

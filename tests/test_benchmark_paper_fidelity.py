@@ -113,7 +113,7 @@ def test_the_deadline_kills_running_children_and_records_none_of_them(tmp_path):
     results = tmp_path / "rows.jsonl"
     done = harness(*TINY, "--data-dir", str(tmp_path), "--only", "relu,swish",
                    "--target", "tests.fake_tasks:sleepy", "--deadline-s", "20",
-                   "--results", str(results), timeout=120)
+                   "--results", str(results), timeout=600)
     assert done.returncode == 0, done.stderr
     assert "deadline: stopping" in done.stdout and "2 children not run" in done.stdout
     assert read_results(results) == []
@@ -198,11 +198,11 @@ def test_a_damaged_compact_copy_or_a_real_copy_in_the_way_is_refused(compact, tm
     (broken / "data_batch_3.jpg").write_bytes(bytes(data))
     cli = [sys.executable, "benchmarks/compact_cifar.py", "decode"]
     done = subprocess.run([*cli, str(broken), "--out", str(tmp_path / "x")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 2 and "data_batch_3.jpg: checksum differs" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     over = subprocess.run([*cli, str(folder), "--out", str(root)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert over.returncode == 2 and "not decoded from a compact one" in over.stderr
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["batches"][0]["file"] = "../../elsewhere.jpg"
@@ -235,7 +235,7 @@ def test_table_only_reads_without_torch_or_ray(tmp_path):
             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
             "print('heavy:', sorted({'torch', 'ray'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "| 1 | ReLU | `relu(x)` | baseline, 93.8 | 90.00 | 90.00 | ok |" in done.stdout
     assert "heavy: []" in done.stdout

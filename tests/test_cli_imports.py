@@ -41,7 +41,7 @@ def run_dir(tmp_path_factory) -> Path:
 def loaded_by(*args: str) -> tuple[int, list[str]]:
     """(exit code, heavy modules imported) of ``actsearch ARGS`` in a fresh interpreter."""
     done = subprocess.run([sys.executable, "-c", PROBE, ",".join(HEAVY), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     line = [x for x in done.stderr.splitlines() if x.startswith("LOADED:")]
     assert line, done.stderr
     return done.returncode, [m for m in line[-1].removeprefix("LOADED:").split(",") if m]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from controller import NAMES, StrategyConfig, make_strategy
+from search import checkpoint
 from space import SearchSpace
 
 torch.set_num_threads(1)
@@ -41,13 +42,16 @@ def config_for(name: str) -> StrategyConfig:
     return StrategyConfig(name=name, seed=7, batch_size=4, population_size=8, sample_size=3)
 
 
+@pytest.mark.parametrize("through", ["pickle", "checkpoint"])
 @pytest.mark.parametrize("name", NAMES)
-def test_restored_strategy_proposes_what_the_uninterrupted_one_would(name: str):
+def test_restored_strategy_proposes_what_the_uninterrupted_one_would(name: str, through: str):
     config = config_for(name)
     rng = np.random.default_rng(0)
     original, pending = make_strategy(config, SPACE), []
     drive(original, 15, rng, pending)
-    saved = pickle.loads(pickle.dumps(original.state_dict()))  # as a checkpoint file would
+    state = original.state_dict()  # as an old pickle checkpoint, or the store's tagged JSON
+    saved = (pickle.loads(pickle.dumps(state)) if through == "pickle"
+             else checkpoint.decode(checkpoint.encode(state)))
     rng_state, pending_copy = rng.bit_generator.state, list(pending)
 
     uninterrupted = drive(original, 25, rng, pending)

@@ -34,7 +34,7 @@ def fake_venv(tmp_path) -> Path:
 
 def _quickstart(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "run.sh", "quickstart", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=60,
+                          capture_output=True, timeout=600,
                           env={**os.environ, "ACTSEARCH_VENV": str(venv),
                                "ACTSEARCH_DATA": str(venv.parent), **env})
 

@@ -28,7 +28,7 @@ SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh, sin], binary: [
 
 def actsearch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "search.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=120, env={**os.environ, **(env or {})})
+                          capture_output=True, timeout=600, env={**os.environ, **(env or {})})
 
 
 def _one_line_error(done: subprocess.CompletedProcess, *needles: str) -> None:

@@ -133,13 +133,13 @@ def test_o_streams_into_a_fifo_with_a_reader_and_refuses_one_without(run_dir, tm
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, there before the writer
     try:
-        done = _actsearch("export-table", str(run_dir), "-o", str(fifo), timeout=60)
+        done = _actsearch("export-table", str(run_dir), "-o", str(fifo), timeout=600)
         got = os.read(reader, 1 << 16).decode()  # a few rows: they fit the pipe's buffer
     finally:
         os.close(reader)
     assert done.returncode == 0, done.stderr
     assert got.startswith("expression,reward,") and stat.S_ISFIFO(os.stat(fifo).st_mode)
-    done = _actsearch("export-table", str(run_dir), "-o", str(fifo), timeout=60)
+    done = _actsearch("export-table", str(run_dir), "-o", str(fifo), timeout=600)
     _one_error_line(done, "a FIFO that no process reads")
 
 
@@ -171,7 +171,7 @@ def test_a_search_db_that_is_a_fifo_is_one_line_not_a_hang(command, tmp_path):
     os.mkfifo(tmp_path / "run" / "search.db")
     args = [command[0], *command[1:], str(tmp_path / "run")] if command[0] == "run" else \
         [command[0], str(tmp_path / "run"), *command[1:]]
-    done = _actsearch(*args, timeout=60)
+    done = _actsearch(*args, timeout=600)
     _one_error_line(done, "search.db is a FIFO (named pipe), not a store")
 
 
@@ -186,14 +186,14 @@ def test_a_dangling_search_db_link_is_named(tmp_path, capsys):
 def test_a_config_pool_or_table_that_is_a_fifo_is_one_line_not_a_hang(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    _one_error_line(_actsearch("run", str(fifo), timeout=60), "is a FIFO (named pipe)")
+    _one_error_line(_actsearch("run", str(fifo), timeout=600), "is a FIFO (named pipe)")
     for space in (f"space: {{pool: {fifo}}}", "space: {functions: [relu(x)]}"):
         task = f"task: {{name: table, path: {fifo}}}" if "functions" in space else ""
         config = tmp_path / "config.yaml"
         config.write_text(f"{space}\n{task}\nbackend: {{kind: inline}}\n"
                           "strategy: {name: exhaustive}\n")
         _one_error_line(_actsearch("run", str(config), "--out", str(tmp_path / "out"),
-                                   timeout=60), f"{fifo}: is a FIFO (named pipe)")
+                                   timeout=600), f"{fifo}: is a FIFO (named pipe)")
         assert not (tmp_path / "out").exists()
 
 
@@ -203,7 +203,7 @@ def test_a_config_that_never_ends_is_refused_unread(tmp_path):
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
     done = subprocess.run([sys.executable, "-c", limit + "import sys\nfrom search.cli import "
                            "main\nsys.exit(main(sys.argv[1:]))", "run", "/dev/zero"],
-                          cwd=ROOT, text=True, capture_output=True, timeout=120)
+                          cwd=ROOT, text=True, capture_output=True, timeout=600)
     _one_error_line(done, "/dev/zero: is a character device, not a regular file")
 
 
@@ -239,7 +239,7 @@ def _as_reader(folder: Path, *args: str) -> subprocess.CompletedProcess:
         else:
             command[1:3] = ["-c", "import os, sys\nos.access = lambda *a, **k: False\n"
                             "from search.cli import main\nsys.exit(main(sys.argv[1:]))"]
-    return subprocess.run(command, cwd=ROOT, text=True, capture_output=True, timeout=120)
+    return subprocess.run(command, cwd=ROOT, text=True, capture_output=True, timeout=600)
 
 
 def test_a_store_on_a_read_only_folder_is_read(finished):

@@ -396,7 +396,7 @@ def test_importing_the_report_draws_nothing_and_starts_no_ray():
     done = subprocess.run([sys.executable, "-c",
                            "import sys, search.inspect.html_report, search.cli; "
                            "print('matplotlib' in sys.modules, 'ray' in sys.modules)"],
-                          cwd=ROOT, text=True, capture_output=True, timeout=120)
+                          cwd=ROOT, text=True, capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False False"
 
