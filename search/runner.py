@@ -71,13 +71,15 @@ class RunAborted(UserError, RuntimeError):
 
 @dataclass
 class Progress:
-    """What the progress bar shows, read from the store after every recorded result: it
-    counts the whole run directory (every invocation, so it survives a resume) and agrees
-    with ``actsearch top``. Its unit is the **function**: a distinct function is finished
+    """What the progress bar shows, read from the store once the children that a recorded
+    result freed were replaced (so ``training`` counts the children out then): it counts
+    the whole run directory (every invocation, so it survives a resume) and agrees with
+    ``actsearch top``. Its unit is the **function**: a distinct function is finished
     once all its first-rung trainings finished, or the pre-screen rejected it."""
 
     functions: dict[str, int] = field(default_factory=dict)  # finished functions by status
     pending: int = 0  # functions proposed and not finished (training or queued)
+    training: int = 0  # child trainings out now (this invocation's workers)
     trained: int = 0  # finished child trainings, all rungs (pre-screened ones excluded)
     failures: int = 0  # child trainings that ended in error or timeout
     duplicates: int = 0  # proposals answered from the store (all invocations)
@@ -161,6 +163,7 @@ class Runner:
         self.told = 0
         self.since_checkpoint = 0
         self.errors_in_row = 0
+        self.changed = False  # something was recorded since the bar was last drawn
         self.progress = Progress(budget=budget.max_evaluations, seeds=len(self.seeds))
         self._restore()
 
@@ -200,6 +203,7 @@ class Runner:
         try:
             while True:
                 self._fill()
+                self._draw()
                 if self.backend.in_flight == 0:
                     break
                 if time.monotonic() >= self.deadline:
@@ -217,8 +221,19 @@ class Runner:
             self.store.abandon_running()  # children cancelled or never started: rerun later
             self._checkpoint()
             self.progress.read(self.store)
+            self.progress.training = 0
             self.on_update(self.progress)
         return self.progress
+
+    def _draw(self) -> None:
+        """Show what changed, once the freed workers got their next child: drawn right
+        after a result, the bar would count one training fewer than are out."""
+        if not self.changed:
+            return
+        self.changed = False
+        self.progress.read(self.store)
+        self.progress.training = self.backend.in_flight
+        self.on_update(self.progress)
 
     def _collect_done(self) -> None:
         """Record children that already finished; only those still running are cancelled."""
@@ -361,8 +376,8 @@ class Runner:
         status = finished.result["status"]
         self.errors_in_row = self.errors_in_row + 1 if status == "error" else 0
         if candidate is None:
-            self.progress.read(self.store)
-            self.on_update(self.progress)
+            self.progress.read(self.store)  # the budget counts it before the next ask
+            self.changed = True
         else:
             self._finished_candidate(candidate)  # promotions follow in the next _fill
             awaiting = self.waiters.pop(candidate.id, [])
@@ -379,12 +394,12 @@ class Runner:
                              f"{self.store.run_dir}` (results so far are kept)")
 
     def _finished_candidate(self, candidate: Candidate) -> None:
-        """A candidate finished a rung (the lowest: it is new)."""
-        self.progress.read(self.store)
+        """A candidate finished a rung (the lowest: it is new); the bar shows it next."""
+        self.progress.read(self.store)  # the budget counts it before the next ask
         top = self.store.top(1)
         if top and top[0].status == "ok":
             self.progress.best = top[0]
-        self.on_update(self.progress)
+        self.changed = True
 
     def _reward(self, candidate: Candidate) -> float:
         """The reward the strategy hears: the recorded one (with successive halving, the

@@ -270,3 +270,22 @@ def test_a_time_stop_marks_abandoned_children_and_counts_survive_the_resume(
         again = [e for e in store.evaluations() if e.id in abandoned]
     assert all(e.status != "abandoned" and e.attempts == 2 for e in again)
     assert set(_trained(log).values()) == {1}
+
+
+def test_the_bar_counts_every_child_out_when_it_is_drawn(tmp_path, log, monkeypatch):
+    """Issue 22: drawn right after a result, before the freed worker got its next child,
+    the bar said "1 training" while 2 children ran. It is drawn after the refill."""
+    from search.cli.run import progress_text
+
+    monkeypatch.setenv("FAKE_TASK_SECONDS", "0.02")
+    shown = []
+
+    def on_update(progress) -> None:
+        shown.append((progress.training, progress_text(progress)))
+
+    config = _config("slow", strategy="{name: exhaustive}", budget="{max_evaluations: 8}")
+    run_search(config, out=tmp_path / "run", on_update=on_update)
+    during = [training for training, _ in shown[:-1]]
+    assert during and max(during) == 2  # both workers busy while the search runs
+    assert any("| 2 training |" in text for _, text in shown)
+    assert shown[-1][0] == 0 and "training" not in shown[-1][1]  # the end: none out

@@ -53,13 +53,13 @@ def stop_on_sigterm() -> object:
 
 
 def progress_text(progress) -> str:
-    """The bar's postfix: finished functions by status (as `top` counts them), functions in
-    training, duplicate proposals, the best so far."""
+    """The bar's postfix: finished functions by status (as `top` counts them), child
+    trainings out, duplicate proposals, the best so far."""
     from search.inspect.formats import status_counts
 
     parts = [status_counts(progress.functions) or "0 ok"]
-    if progress.pending:
-        parts.append(f"{progress.pending} training")
+    if progress.training:
+        parts.append(f"{progress.training} training")
     parts.append(f"{progress.duplicates} dup")
     best = progress.best
     if best is not None and best.reward is not None:
