@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from search.errors import UserError
 from search.rows import Candidate
@@ -54,3 +54,19 @@ def tie_key(candidate: Candidate) -> tuple | None:
             candidate.reward):
         return None
     return candidate.rung, candidate.reward
+
+
+TIE_NOTE = ("A rank with = has exactly the same reward as another row: a tie (the earlier "
+            "function is listed first).")
+
+
+def tied_with(ranked: Sequence[Candidate]) -> dict[int, list[int]]:
+    """Each candidate's id -> the ids of the others in ``ranked`` it ties with."""
+    keys = {c.id: tie_key(c) for c in ranked}
+    return {c.id: [o.id for o in ranked if o.id != c.id and keys[c.id] is not None
+                   and keys[o.id] == keys[c.id]] for c in ranked}
+
+
+def rank_label(rank: int, tied: bool) -> str:
+    """``5`` or, tied with another row, ``5=`` (as `top` and the report print it)."""
+    return f"{rank}=" if tied else str(rank)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import UserError
+from search.inspect.formats import TIE_NOTE, rank_label, tied_with
 from search.inspect.html_parts import (
     Html,
     code_spans,
@@ -130,7 +131,8 @@ def overview_section(view: Overview) -> Html:
     operators = (f"unary {', '.join(space.get('unary') or ['all 25'])}; "
                  f"binary {', '.join(space.get('binary') or ['all 10'])}")
     size = f"{view.space_size:,} token sequences" if view.space_size else "size unknown"
-    fidelity = "; ".join(f"{key} ({count} evaluations)" for key, count in view.fidelities)
+    fidelity = "; ".join(f"{key} ({count:,} child training{'s' if count != 1 else ''})"
+                         for key, count in view.fidelities)
     halving = config.get("halving")
     if halving:
         fidelity += f"; successive halving over {halving.get('rungs')}, η = {halving.get('eta')}"
@@ -186,7 +188,7 @@ def progress_section(summary: RunSummary, label: str) -> Html:
                    tag("figure", join([figure, tag("figcaption", caption)])))
 
 
-def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
+def top_section(rows: Sequence[TopRow], halving: bool, noise: str = "") -> Html:
     if not rows:
         return section("top", "Top functions",
                        tag("p", "No function has finished yet.", class_="empty"))
@@ -200,10 +202,12 @@ def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
     shown = [(title, cell) for title, wanted, cell in columns if wanted]
     headers = ["rank", "id", "function", "reward", "status", "seeds",
                *(title for title, _ in shown), "seconds", "proposed"]
+    ties = tied_with([r.candidate for r in rows])
     body = []
     for r in rows:
         c = r.candidate
-        body.append([str(r.rank), str(c.id), tag("a", math_cell(c.text), href=f"#function-{c.id}"),
+        link = tag("a", math_cell(c.text), href=f"#function-{c.id}")
+        body.append([rank_label(r.rank, bool(ties[c.id])), str(c.id), link,
                      number(c.reward), c.status, str(len(r.seeds)),
                      *(cell(r) for _, cell in shown), number(c.seconds, 1), str(c.proposals)])
     numeric = [i for i, h in enumerate(headers) if h not in ("function", "status")]
@@ -211,8 +215,11 @@ def top_section(rows: Sequence[TopRow], halving: bool) -> Html:
         "Ranked as `actsearch top` ranks: trained without failure first, then the highest rung "
         "reached, then reward (the mean over seeds). Under each function its text, as "
         f"`actsearch show` takes it. Guards: {GUARDS}."), class_="note")
+    caveats = [TIE_NOTE] if any(ties.values()) else []
+    caveats += [noise] if noise else []
     return section("top", "Top functions",
-                   table(headers, body, numeric=numeric, id="top-table"), note)
+                   table(headers, body, numeric=numeric, id="top-table"),
+                   *(tag("p", code_spans(text), class_="caveat") for text in caveats), note)
 
 
 def functions_section(rows: Sequence[TopRow], label: str) -> Html:
@@ -344,7 +351,7 @@ def render_report(store: Store, k: int = 10,
     sections = {
         "overview": overview_section(view),
         "progress": progress_section(summary, label),
-        "top": top_section(summary.top, bool(view.config.get("halving"))),
+        "top": top_section(summary.top, bool(view.config.get("halving")), summary.noise),
         "functions": functions_section(summary.top, label),
         "rewards": rewards_section(summary.rewards, summary.failures, label),
         "studies": studies_section(store.run_dir),

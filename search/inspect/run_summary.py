@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from search.inspect.formats import BETA_KEYS
+from search.inspect.top import noise_line, run_seeds
 from search.rows import Candidate, Evaluation
 from search.store import DB_NAME, Store
 from search.studies.stats import Summary, summarize
@@ -75,7 +76,8 @@ class Overview:
     finished: int  # candidates with a final status
     proposals: int  # the strategy's proposals answered, duplicates included
     space_size: int | None  # token sequences in the space
-    fidelities: list[tuple[str, int]]  # (fidelity key, evaluations) in first-seen order
+    space_functions: int | None  # its distinct functions (by the run's dedup), small spaces
+    fidelities: list[tuple[str, int]]  # (fidelity key, child trainings) in first-seen order
     trained: int  # finished child trainings (pre-screened ones excluded)
     trained_first_rung: int  # of those, at the first rung (what budget.max_evaluations counts)
     child_seconds: float  # their summed training time
@@ -98,7 +100,8 @@ def overview(store: Store, candidates: Sequence[Candidate],
     config = store.config() or {}
     trained = [e for e in evaluations if e.status != "running" and e.worker != PRESCREEN]
     times = [t for e in evaluations for t in (e.started, e.finished) if t is not None]
-    fidelities = Counter(e.fidelity for e in evaluations)
+    trainings = Counter(e.fidelity for e in trained)  # pre-screened functions are not trained
+    fidelities = {e.fidelity: trainings[e.fidelity] for e in evaluations}
     return Overview(
         run_dir=str(store.run_dir), name=str(config.get("name", store.run_dir.name)),
         config=config, config_yaml=runs[0]["config_yaml"] if runs else "",
@@ -108,7 +111,9 @@ def overview(store: Store, candidates: Sequence[Candidate],
         statuses=store.counts(), duplicates=sum(c.proposals - 1 for c in candidates),
         functions=len(candidates), finished=sum(c.status != "pending" for c in candidates),
         proposals=sum(c.proposals for c in candidates if c.tokens),
-        space_size=_space_size(config.get("space")), fidelities=list(fidelities.items()),
+        space_size=_space_size(config.get("space")),
+        space_functions=_space_functions(config.get("space"), config.get("dedup")),
+        fidelities=list(fidelities.items()),
         trained=len(trained), trained_first_rung=sum(e.rung == 0 for e in trained),
         child_seconds=sum(e.seconds or 0.0 for e in trained),
         busy_seconds=union_length((e.started, e.finished) for e in trained
@@ -124,6 +129,22 @@ def _space_size(space: dict[str, Any] | None) -> int | None:
         return SearchSpace(space.get("units", 1), space.get("unary"), space.get("binary")).size
     except (SpaceError, ValueError, TypeError):
         return None  # written by another version of the operator table: not ours to judge
+
+
+COUNTED_UP_TO = 20_000  # token sequences walked to count a space's distinct functions
+
+
+def _space_functions(space: dict[str, Any] | None, dedup: str | None) -> int | None:
+    """Distinct functions of a small space, as the run told them apart (``dedup``)."""
+    if _space_size(space) is None or _space_size(space) > COUNTED_UP_TO:
+        return None
+    from space import SearchSpace
+    from space.enumerate import unique_functions
+
+    assert space is not None
+    built = SearchSpace(space.get("units", 1), space.get("unary"), space.get("binary"))
+    by = "canonical" if dedup == "canonical" else "fingerprint"
+    return sum(1 for _ in unique_functions(built, by=by))
 
 
 def union_length(spans: Iterable[tuple[float, float]]) -> float:
@@ -212,20 +233,21 @@ def random_baseline(view: Overview, rewards: Sequence[float]) -> RandomBaseline:
         return RandomBaseline([], "not drawn: no function scored yet")
     what = (f"expected best of n functions drawn uniformly without replacement from the "
             f"{len(finite)} this run scored (exact order statistics)")
+    space_functions = view.space_functions
     if name == "random":
         where = ("; this run's functions are themselves a random sample, so the curve is "
                  "its expectation over orders of discovery")
-    elif (not strategy.get("skip_duplicates") and view.space_size is not None
-          and view.proposals >= view.space_size):
+    elif space_functions is not None and view.finished >= space_functions:
         where = ("; the run scored every function of the space, so this is exactly random "
                  "search's over its distinct functions (random search over token sequences "
                  "meets functions with many spellings sooner)")
     else:
-        covered = (f"{view.proposals:,} of the space's {view.space_size:,} token sequences"
-                   if view.space_size and not strategy.get("skip_duplicates")
-                   else "part of the space")
-        where = (f"; the run has so far enumerated {covered} in a fixed order, not a random "
-                 "sample: indicative until the run has covered the space")
+        order = ("best predicted first (strategy.order: predicted)"
+                 if strategy.get("order") == "predicted" else "the space's enumeration order")
+        covered = (f"{view.finished:,} of the space's {space_functions:,} distinct functions"
+                   if space_functions else f"{view.finished:,} functions of the space")
+        where = (f"; the run has so far scored {covered}, in {order}, not a random sample: "
+                 "indicative until the run has covered the space")
     return RandomBaseline(expected_best_of(finite), what + where)
 
 
@@ -371,6 +393,7 @@ class RunSummary:
     rewards: list[float]  # ok first-rung rewards, for the histogram
     failures: list[FailureGroup]
     made: float  # when the summary was read (epoch seconds)
+    noise: str = ""  # whether the differences mean anything, as `actsearch top` says it
 
 
 def summarize_run(store: Store, k: int) -> RunSummary:
@@ -385,7 +408,9 @@ def summarize_run(store: Store, k: int) -> RunSummary:
         view = overview(store, candidates, evaluations)
         seen = progress(results, evaluations, view.started)
         top = top_rows(store, k, evaluations)
+        noise = noise_line(store, len(run_seeds(store)))
     finally:
         store.db.execute("COMMIT")
     return RunSummary(view, seen, random_baseline(view, seen.rewards), top,
-                      ok_rewards(results), failure_groups(candidates, evaluations), time.time())
+                      ok_rewards(results), failure_groups(candidates, evaluations), time.time(),
+                      noise)

@@ -8,7 +8,7 @@ import math
 import statistics
 from typing import Any
 
-from search.inspect.formats import fmt, status_counts, tie_key
+from search.inspect.formats import TIE_NOTE, fmt, rank_label, status_counts, tied_with
 from search.rows import Candidate
 from search.store import UNFINISHED, Store
 
@@ -26,10 +26,10 @@ def top_rows(store: Store, k: int) -> list[dict[str, Any]]:
     """The ``k`` best candidates as plain rows (rank, id, function, reward, status, ...);
     ``tied_with``: the ids of the other rows with exactly the same reward (ok, same rung)."""
     top = store.top(k)
+    ties = tied_with(top)
     rows = []
     for rank, c in enumerate(top, start=1):
-        key = tie_key(c)
-        tied = [o.id for o in top if o.id != c.id and key is not None and tie_key(o) == key]
+        tied = ties[c.id]
         rows.append({"rank": rank, "id": c.id, "function": c.text, "canonical": c.canonical,
                      "reward": c.reward, "status": c.status, "rung": c.rung,
                      "seconds": c.seconds, "proposals": c.proposals, "tied_with": tied,
@@ -129,14 +129,13 @@ def top_table(store: Store, k: int) -> str:
         status = row["status"]
         if row["diverged_at"] is not None:
             status += f" (step {row['diverged_at']})"
-        rank = f"{row['rank']}=" if row["tied_with"] else str(row["rank"])
+        rank = rank_label(row["rank"], bool(row["tied_with"]))
         lines.append(f"| {rank} | {row['id']} | `{row['function']}` | "
                      f"{fmt(row['reward'])} | {status} | {rung}"
                      f"{fmt(row['seconds'], 1)} | {row['proposals']} |")
     lines.append("")
     if any(row["tied_with"] for row in rows):
-        lines.append("A rank with = has exactly the same reward as another row: a tie (the "
-                     "earlier function is listed first).")
+        lines.append(TIE_NOTE)
     lines.append(noise_line(store, counts["seeds"]))
     lines += predicted_lines(store)
     return "\n".join(lines)

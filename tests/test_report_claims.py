@@ -1,0 +1,101 @@
+"""What the HTML report says about a run agrees with the run (issue 22, items 2, 3, 7, 11):
+random search's baseline counts functions and names the order used, ties and the seed
+noise caveat are those `top` prints, the task line counts child trainings, and the
+resolved config lists only the sections the strategy used."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import shutil
+
+import pytest
+
+from search.config import config_from_text
+from search.inspect.run_summary import random_baseline, summarize_run
+from search.launch import run_search
+from search.store import Store
+
+SPACE = "space: {units: 1, unary: [identity, neg, sigmoid, tanh], binary: [add, mul, max]}"
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """An exhaustive search of every function once (one spelling each)."""
+    root = tmp_path_factory.mktemp("claims")
+    config = config_from_text("\n".join([
+        SPACE, "evaluate: tests.fake_tasks:instant", "backend: {kind: inline}",
+        "strategy: {name: exhaustive, skip_duplicates: true}"]))
+    run_dir, progress = run_search(config, out=root / "run")
+    assert progress.stopped_by == "exhausted"
+    with Store(run_dir) as store:
+        summary = summarize_run(store, 5)
+    return run_dir, summary
+
+
+def test_a_run_that_scored_every_function_says_so_whatever_its_order(finished_run):
+    _, summary = finished_run
+    view = summary.overview
+    assert view.space_functions == view.finished < view.space_size  # functions, not sequences
+    config = {**view.config, "strategy": {**view.config["strategy"], "order": "predicted"}}
+    for seen in (view, dataclasses.replace(view, config=config)):
+        note = random_baseline(seen, summary.progress.rewards).note
+        assert "scored every function of the space" in note and "indicative" not in note
+
+
+def test_a_partial_run_counts_functions_and_names_its_order(finished_run):
+    _, summary = finished_run
+    view = summary.overview
+    config = {**view.config, "strategy": {**view.config["strategy"], "order": "predicted"}}
+    partial = dataclasses.replace(view, finished=5, config=config)
+    note = random_baseline(partial, summary.progress.rewards[:5]).note
+    assert f"5 of the space's {view.space_functions} distinct functions" in note
+    assert "best predicted first" in note and "token sequences" not in note
+    enumerated = dataclasses.replace(partial, config=view.config)
+    assert "the space's enumeration order" in random_baseline(enumerated, [0.5]).note
+
+
+def _tie_the_top_two(run_dir) -> list[int]:
+    with Store(run_dir, writer=True) as writer:
+        first, second = writer.top(2)
+        with writer.transaction("tie") as db:
+            db.execute("UPDATE candidates SET reward=?, reward_text=? WHERE id=?",
+                       (first.reward, repr(first.reward), second.id))
+        return [first.id, second.id]
+
+
+def test_the_report_marks_ties_and_the_noise_caveat_as_top_does(finished_run, tmp_path):
+    from search.cli import main
+    from search.inspect.formats import TIE_NOTE
+    from search.inspect.top import noise_line, top_table
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run[0], run_dir)
+    _tie_the_top_two(run_dir)
+    assert main(["report", str(run_dir), "-o", str(tmp_path / "r.html"), "-k", "5"]) == 0
+    page = html.unescape((tmp_path / "r.html").read_text())
+    with Store(run_dir) as store:
+        table, noise = top_table(store, 5), noise_line(store, 1)
+    assert "| 1= |" in table and "| 2= |" in table and TIE_NOTE in table  # what top says
+    assert re.search(r"<td[^>]*>1=</td>", page) and re.search(r"<td[^>]*>2=</td>", page)
+    assert not re.search(r"<td[^>]*>3=</td>", page)
+    assert TIE_NOTE in page
+    assert "One seed per function" in noise and _words(noise) in _words(page)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", text).replace("`", "").split())
+
+
+def test_the_task_line_counts_child_trainings_not_prescreened_functions(finished_run):
+    _, summary = finished_run
+    view = summary.overview
+    prescreened = view.finished - view.trained
+    assert prescreened > 0  # the space has invalid functions: the check can fail
+    assert [count for _, count in view.fidelities] == [view.trained]
+    from search.inspect.html_report import overview_section
+
+    text = _words(html.unescape(str(overview_section(view))))
+    assert f"({view.trained} child trainings)" in text
+    assert f"({view.finished} evaluations)" not in text
