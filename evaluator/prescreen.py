@@ -113,7 +113,7 @@ def _shape_reason(x: torch.Tensor, y: torch.Tensor, y_typical: torch.Tensor) -> 
     """"constant" or "linear" if y(x) is one, else None (float64 arithmetic)."""
     scale = max(y.abs().max().item(), 1.0)
     if (y.max() - y.min()).item() <= CONSTANT_TOL * scale:
-        return f"constant (f(x) = {y.mean().item():.4g})"
+        return f"constant (f(x) = {_linear_text(0.0, y.mean().item())})"
     rms = y_typical.pow(2).mean().sqrt().item()
     relative = y_typical.std().item() / rms if rms > 0 else 0.0
     if relative < NEAR_CONSTANT_TOL:
@@ -124,8 +124,21 @@ def _shape_reason(x: torch.Tensor, y: torch.Tensor, y_typical: torch.Tensor) -> 
     residual = y - design @ coef
     if residual.norm().item() <= LINEAR_TOL * max(y.norm().item(), 1e-12):
         a, b = coef.tolist()
-        return f"linear (f(x) = {a:.4g}*x + {b:.4g})"
+        return f"linear (f(x) = {_linear_text(a, b)})"
     return None
+
+
+def _linear_text(a: float, b: float) -> str:
+    """``a*x + b`` to 4 significant digits, a term below float32 noise (1e-6 of the larger
+    coefficient, or of 1) dropped: ``-2*x``, not ``-2*x + -2.084e-19``."""
+    small = 1e-6 * max(abs(a), abs(b), 1.0)
+    a, b = (0.0 if abs(v) < small else float(f"{v:.4g}") for v in (a, b))
+    if a == 0.0:
+        return f"{b:.4g}"
+    slope = "x" if a == 1.0 else "-x" if a == -1.0 else f"{a:.4g}*x"
+    if b == 0.0:
+        return slope
+    return f"{slope} {'-' if b < 0 else '+'} {abs(b):.4g}"
 
 
 def screen(expr_text: str, beta_init: float = 1.0) -> Expression | tuple[str, str]:

@@ -88,3 +88,18 @@ def test_rejected_count_in_the_one_unit_space():
     rejected = [r for r in reasons if r is not None]
     assert len(reasons) == 4052
     assert 80 <= len(rejected) <= 120, len(rejected)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("x + x", "linear (f(x) = 2*x)"), ("-x - x", "linear (f(x) = -2*x)"),
+    ("max(x, x)", "linear (f(x) = x)"), ("max(-x, -x)", "linear (f(x) = -x)")])
+def test_reasons_print_rounded_coefficients_without_float_noise(text: str, shown: str):
+    """Issue 22: `linear (f(x) = -2*x + -2.084e-19)`; terms below float32 noise are dropped."""
+    assert prescreen(parse(text), 1.0) == shown
+
+
+def test_coefficients_keep_four_significant_digits_and_their_sign():
+    from evaluator.prescreen import _linear_text
+
+    assert _linear_text(0.123456, -1e-3) == "0.1235*x - 0.001"
+    assert _linear_text(2.5, 1.0) == "2.5*x + 1" and _linear_text(0.0, -0.0) == "0"
