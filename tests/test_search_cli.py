@@ -247,8 +247,8 @@ def test_show_prints_rank_tokens_by_slot_curves_and_learned_beta(beta_run, capsy
     assert f"tokens:      {slots}   {list(candidate.tokens)}" in out
     assert re.search(r"\n  val_accuracy: +\d\.\d{4} -> \d\.\d{4}  \S  \(step 10000, 1 point\)\n",
                      out), out
-    assert "  beta site 1: mean 1.0000, min 0.5000, max 1.5000 (2 channels)" in out
-    assert "  beta site 2: mean 2.2500, min 2.0000, max 2.5000 (2 channels)" in out
+    assert "  beta site 1: mean 1.00, min 0.500, max 1.50 (2 channels)" in out
+    assert "  beta site 2: mean 2.25, min 2.00, max 2.50 (2 channels)" in out
 
 
 def test_sparkline_follows_the_curve():

@@ -14,6 +14,7 @@ import pytest
 
 from evaluator import Result
 from search.cli import main
+from search.inspect.formats import beta_fmt
 from search.inspect.plot import GREY, curve, figure
 from search.store import Store
 from space import parse
@@ -83,7 +84,7 @@ def test_functions_with_beta_are_drawn_at_their_learned_beta(run_dir):
     learned = np.mean([0.5, 1.5, 2.0, 2.5])  # what tests.fake_tasks reports for beta
     assert np.allclose(line.get_ydata(), curve(candidate.text, learned)[1])
     assert not np.allclose(line.get_ydata(), curve(candidate.text, 1.0)[1])
-    assert f"β = {learned:.3g} (learned)" in ax.get_title(loc="left")
+    assert f"β = {beta_fmt(learned)} (learned)" in ax.get_title(loc="left")
 
 
 def test_curves_equal_at_the_drawn_beta_are_named(tmp_path):
@@ -97,7 +98,7 @@ def test_curves_equal_at_the_drawn_beta_are_named(tmp_path):
                                                 "fid", 10, [0])
             store.record_result(eid, Result(status="ok", reward=reward).to_dict(), "w")
     first, second = _axes(_figure(tmp_path, 2), "function")
-    assert "β = 1 (initial)" in first.get_title(loc="left")
+    assert "β = 1.00 (initial)" in first.get_title(loc="left")
     assert "same curve as #2" in first.get_title(loc="left")
     assert "same curve as #1" in second.get_title(loc="left")
 

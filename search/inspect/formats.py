@@ -28,6 +28,18 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
 
 
+BETA_DIGITS = 3  # significant digits of a learned parameter, everywhere it is printed
+
+
+def beta_fmt(value: float) -> str:
+    """A learned β (or α) to ``BETA_DIGITS`` significant digits, trailing zeros kept so
+    values line up: ``1.00``, ``0.829``, ``1.20``, ``12.0``, ``123``, ``1.23e+03``."""
+    if not math.isfinite(value):
+        return repr(value)
+    text = f"{value:#.{BETA_DIGITS}g}"
+    return text[:-1] if text.endswith(".") else text
+
+
 def reward_scale(values: Iterable[float | None]) -> float:
     """1, or the power of ten a figure divides rewards by when they reach ``SCALED_FROM``
     (a replay table may hold 1e308): near the float limit matplotlib's axis limits and

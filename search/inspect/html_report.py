@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import UserError
-from search.inspect.formats import TIE_NOTE, rank_label, tied_with
+from search.inspect.formats import TIE_NOTE, beta_fmt, rank_label, tied_with
 from search.inspect.html_parts import (
     Html,
     code_spans,
@@ -84,7 +84,7 @@ def interval(summary: Summary | None, mean: bool = True) -> str:
 
 def beta_text(row: TopRow) -> str:
     b = row.beta
-    return "–" if b is None else f"{b.mean:.3g} [{b.low:.3g}, {b.high:.3g}]"
+    return "–" if b is None else f"{beta_fmt(b.mean)} [{beta_fmt(b.low)}, {beta_fmt(b.high)}]"
 
 
 def error_cell(error: str | None) -> Any:

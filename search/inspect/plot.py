@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from search.inspect.formats import fmt, reward_scale, scaled_label
+from search.inspect.formats import beta_fmt, fmt, reward_scale, scaled_label
 from search.rows import Candidate, Evaluation
 from search.store import Store
 from space import parse
@@ -132,7 +132,7 @@ def _title(rank: int, candidate: Candidate, beta: float | None, source: str,
     reward = fmt(candidate.reward)
     line = f"reward {reward} ({candidate.status})"
     if beta is not None:
-        line += f", β = {beta:.3g} ({source})"
+        line += f", β = {beta_fmt(beta)} ({source})"
     if same:
         line += f"\nsame curve as {', '.join(f'#{j}' for j in same)} at the β drawn"
     return f"#{rank} {name}\n{line}"

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from search.inspect.formats import reward_scale, scaled_label
+from search.inspect.formats import beta_fmt, reward_scale, scaled_label
 from search.inspect.run_summary import Progress, RandomBaseline, TopRow
 from search.rows import Evaluation
 
@@ -140,13 +140,14 @@ def function_figure(row: TopRow, reward_label: str) -> str:
         ax_d.plot(x, dy, color=color, ls=ls, lw=1.0, label=name)
     x, y, dy = curve(text)
     uses_beta = parse(text).uses_beta
-    ax_f.plot(x, y, color=FUNCTION_COLOR, lw=1.8, label="f, β = 1" if uses_beta else "f")
+    ax_f.plot(x, y, color=FUNCTION_COLOR, lw=1.8,
+              label=f"f, β = {beta_fmt(1.0)}" if uses_beta else "f")
     ax_d.plot(x, dy, color=FUNCTION_COLOR, lw=1.8)
     values.extend(y)
     slopes.extend(dy)
     if row.beta is not None and uses_beta and abs(row.beta.mean - 1.0) > 1e-3:
         x, y, dy = curve(text, beta=row.beta.mean)
-        label = f"β = {row.beta.mean:.3g} (learned mean)"
+        label = f"β = {beta_fmt(row.beta.mean)} (learned mean)"
         ax_f.plot(x, y, color=FUNCTION_COLOR, ls="--", lw=1.2, label=label)
         ax_d.plot(x, dy, color=FUNCTION_COLOR, ls="--", lw=1.2)
         values.extend(y)

@@ -9,7 +9,7 @@ import shlex
 import statistics
 from typing import Any
 
-from search.inspect.formats import BETA_KEYS, ReportError, fmt, tie_key
+from search.inspect.formats import BETA_KEYS, ReportError, beta_fmt, fmt, tie_key
 from search.inspect.top import PREDICTED
 from search.rows import Candidate, Evaluation
 from search.store import CONFIG_NAME, Store
@@ -141,8 +141,8 @@ def parameter_lines(info: dict[str, Any]) -> list[str]:
         for site, values in enumerate(sites, start=1):
             values = [float(v) for v in (values if isinstance(values, list) else [values])]
             if values:
-                lines.append(f"  {name} site {site}: mean {statistics.fmean(values):.4f}, "
-                             f"min {min(values):.4f}, max {max(values):.4f} "
+                lines.append(f"  {name} site {site}: mean {beta_fmt(statistics.fmean(values))}, "
+                             f"min {beta_fmt(min(values))}, max {beta_fmt(max(values))} "
                              f"({len(values)} channels)")
     return lines
 
