@@ -323,7 +323,7 @@ def test_seeds_intervals_beta_rerank_and_compare(seeded_run):
             assert cell == f"[{s.low:.4f}, {s.high:.4f}]"
             beta = row[headers.index("learned β: mean [min, max]")]["text"]
             if parse(candidate.text).uses_beta:  # per seed: 0.5 + seed, 1.5, 2.0, 2.5
-                assert beta == "1.88 [0.5, 2.5]"  # mean 22.5 / 12
+                assert beta == "1.88 [0.500, 2.50]"  # mean 22.5 / 12
             else:
                 assert beta == "–"
     reranked = [r for r in rows if r[headers.index(rerank)]["text"] != "–"]
