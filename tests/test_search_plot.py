@@ -143,3 +143,26 @@ def test_a_few_chance_level_rewards_do_not_squeeze_the_rest(tmp_path):
     assert 0.9 < low < 0.95 and 0.969 < high < 0.99
     (edge,) = [c for c in ax.collections if "below the axis" in c.get_label()]
     assert len(edge.get_offsets()) == 2 and "lowest 0.1" in edge.get_label()
+
+
+def test_no_panel_clips_its_curves(tmp_path):
+    """Issue 22: one shared y range stopped at -1.5 while sin(x) + tanh(x) reaches -1.96.
+    Each panel now spans its own f and f'; an exponential is cut at ±12, and says so."""
+    with Store(tmp_path, writer=True) as store:
+        store.add_run("", json.dumps({"task": {"beta_init": 1.0}}), "test", ["test"])
+        texts = ("sin(x) + tanh(x)", "x * sigmoid(x)", "exp(x)", "sigmoid(x)")
+        for reward, text in zip((0.5, 0.4, 0.3, 0.2), texts):
+            expr = parse(text)
+            _, [(eid, _)] = store.add_candidate(expr.canonical, expr.text, [], expr.fingerprint,
+                                                "fid", 10, [0])
+            store.record_result(eid, Result(status="ok", reward=reward).to_dict(), "w")
+    panels = _axes(_figure(tmp_path, 4), "function")
+    for ax, text in zip(panels, texts):
+        _, y, dy = curve(text)
+        low, high = ax.get_ylim()
+        if text == "exp(x)":
+            assert high < 14 and "cut at ±12" in ax.get_title(loc="left")
+            continue
+        assert low <= min(y.min(), dy.min()) and max(y.max(), dy.max()) <= high, text
+        assert "cut at" not in ax.get_title(loc="left")
+    assert panels[0].get_ylim()[0] < -1.96

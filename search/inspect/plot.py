@@ -7,9 +7,11 @@ One figure (matplotlib, Agg backend, no display needed):
   [-6, 6], ReLU and Swish (beta = 1) in grey behind them. A function with beta is
   drawn at its **learned** beta: the mean over channels and activation sites of
   the best evaluation's trained values (``info["beta"]``); the panel's title says
-  which beta it shows, and says so when two panels show the same curve. All
-  panels share one y range, the central 96 % of the values drawn (curves that
-  leave it are clipped, so one steep function does not flatten the rest);
+  which beta it shows, and says so when two panels show the same curve. Each
+  panel has its own y range, every value of its f and f' (at least [-1, 1]), so
+  no curve is clipped and one steep function does not flatten the rest; only
+  beyond ±12 (exp, cosh) is a range cut, as the report's panels are, and the
+  title says so;
 * the reward of every child training as a dot, in the order they finished,
   with the best reward so far as a line over them; the y axis spans the ok
   rewards (its bottom cut at three interquartile ranges below the lower
@@ -41,6 +43,7 @@ from space import parse
 
 RANGE = 6.0
 COLUMNS = 4
+Y_LIMIT = 12.0  # a panel's y range stops here (exponentials); the report's panels do too
 REFERENCES = {"ReLU": ("max0(x)", ":"), "Swish (β = 1)": ("x * sigmoid(x)", "-.")}
 GREY = "0.6"
 
@@ -89,10 +92,9 @@ def figure(store: Store, k: int) -> Figure:
         beta, source = drawn_beta(store, candidate, beta_init) if expr.uses_beta else (None, "")
         drawn.append((candidate, beta, source, curve(candidate.text, beta or beta_init)))
     references = {name: curve(text) for name, (text, _) in REFERENCES.items()}
-    low, high = _y_range([c[3][1] for c in drawn] + [c[3][2] for c in drawn])
     first = None
     for i, (candidate, beta, source, (x, y, dy)) in enumerate(drawn):
-        ax = fig.add_subplot(grid[i // COLUMNS, i % COLUMNS], sharex=first, sharey=first)
+        ax = fig.add_subplot(grid[i // COLUMNS, i % COLUMNS], sharex=first)
         first = first or ax
         ax.set_label(f"function {i + 1}")
         for name, (_, style) in REFERENCES.items():
@@ -106,10 +108,12 @@ def figure(store: Store, k: int) -> Figure:
         ax.axhline(0, color="0.85", lw=0.6, zorder=0)
         ax.axvline(0, color="0.85", lw=0.6, zorder=0)
         ax.set_xlim(-RANGE, RANGE)
+        low, high, cut = _y_range(y, dy)  # per panel: one function's range clips no other
         ax.set_ylim(low, high)
         same = [j + 1 for j, other in enumerate(drawn) if j != i
                 and np.allclose(other[3][1], y, rtol=1e-6, atol=1e-9, equal_nan=True)]
-        ax.set_title(_title(i + 1, candidate, beta, source, same), fontsize=8.5, loc="left")
+        title = _title(i + 1, candidate, beta, source, same)
+        ax.set_title(title + (f"\ncut at ±{Y_LIMIT:g}" if cut else ""), fontsize=8.5, loc="left")
     ax_r = fig.add_subplot(grid[rows, :])
     ax_r.set_label("rewards")
     _rewards(ax_r, store)
@@ -138,15 +142,17 @@ def _title(rank: int, candidate: Candidate, beta: float | None, source: str,
     return f"#{rank} {name}\n{line}"
 
 
-def _y_range(arrays: list[np.ndarray]) -> tuple[float, float]:
-    """The central 96 % of the values drawn, at least [-1, 1], with a margin."""
-    values = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.array([])
+def _y_range(y: np.ndarray, dy: np.ndarray) -> tuple[float, float, bool]:
+    """(low, high, cut): every value of f and f' on the panel, at least [-1, 1], with a
+    margin; cut at ``Y_LIMIT`` (exp, cosh), as the report's panels are, and then says so."""
+    values = np.concatenate([y[np.isfinite(y)], dy[np.isfinite(dy)]])
     if values.size == 0:
-        return -1.5, 1.5
-    low = min(float(np.percentile(values, 2)), -1.0)
-    high = max(float(np.percentile(values, 98)), 1.0)
+        return -1.5, 1.5, False
+    low, high = min(float(values.min()), -1.0), max(float(values.max()), 1.0)
+    cut = low < -Y_LIMIT or high > Y_LIMIT
+    low, high = max(low, -Y_LIMIT), min(high, Y_LIMIT)
     margin = 0.08 * (high - low)
-    return low - margin, high + margin
+    return low - margin, high + margin, cut
 
 
 def _rewards(ax: plt.Axes, store: Store) -> None:
