@@ -99,3 +99,34 @@ def test_the_task_line_counts_child_trainings_not_prescreened_functions(finished
     text = _words(html.unescape(str(overview_section(view))))
     assert f"({view.trained} child trainings)" in text
     assert f"({view.finished} evaluations)" not in text
+
+
+def test_the_resolved_config_lists_only_what_the_strategy_used(finished_run, tmp_path):
+    from search.cli import main
+
+    run_dir, _ = finished_run
+    assert main(["report", str(run_dir), "-o", str(tmp_path / "r.html")]) == 0
+    page = html.unescape((tmp_path / "r.html").read_text())
+    (shown,) = re.findall(r"<pre>(.*?)</pre>", page, flags=re.S)
+    assert "skip_duplicates: true" in shown and "order: enumeration" in shown
+    for unused in ("hidden_size", "population_size", "ppo_clip", "elite_size", "\nsurrogate:"):
+        assert unused not in shown, unused
+    assert "config.yaml in the run directory has every key" in shown
+    assert "hidden_size" in (run_dir / "config.yaml").read_text()  # the file keeps them all
+
+
+def test_each_strategy_keeps_its_own_settings():
+    from search.config import RunConfig, to_dict
+    from search.inspect.config_view import used_config
+
+    full = to_dict(RunConfig())
+    for name, kept, gone in (("reinforce", "elite_weight", "population_size"),
+                             ("evolution", "sample_size", "lr"), ("ppo", "ppo_epochs", "order")):
+        used = used_config({**full, "strategy": {**full["strategy"], "name": name}})
+        assert kept in used["strategy"] and gone not in used["strategy"], name
+        assert "surrogate" not in used
+    predicted = {**full, "strategy": {**full["strategy"], "name": "exhaustive",
+                                      "order": "predicted"}}
+    assert "surrogate" in used_config(predicted)
+    filtered = {**full, "surrogate": {**full["surrogate"], "filter": 4}}
+    assert "surrogate" in used_config(filtered)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import UserError
+from search.inspect.config_view import used_config_yaml
 from search.inspect.formats import TIE_NOTE, beta_fmt, rank_label, tied_with
 from search.inspect.html_parts import (
     Html,
@@ -169,8 +170,9 @@ def overview_section(view: Overview) -> Html:
     rows.append(("duplicates", f"{view.duplicates:,}",
                  "proposals of a function already in the store, answered from it"))
     statuses = table(["evaluations", "count", "meaning"], rows, numeric=[1], id="statuses")
-    config_text = tag("details", join([tag("summary", "the resolved config"),
-                                       tag("pre", view.config_yaml)]))
+    shown = used_config_yaml(view.config) if view.config else view.config_yaml
+    config_text = tag("details", join([tag("summary", "the resolved config (what the "
+                                                      "strategy used)"), tag("pre", shown)]))
     return section("overview", "The run at a glance", dl, statuses, config_text)
 
 
