@@ -149,6 +149,29 @@ def test_export_appends_the_learned_beta_the_child_reported(tmp_path, capsys):
     assert "LEARNED_BETA = [[0.5, 1.5], [2.0, 2.5]]" in target.read_text()
 
 
+def test_an_exported_module_loads_its_learned_beta_itself(tmp_path, capsys):
+    """Issue 22: LEARNED_BETA had to be copied into beta by hand; load_learned(site) does it."""
+    import importlib.util
+
+    import torch
+
+    from space import parse, to_module
+
+    test_export_appends_the_learned_beta_the_child_reported(tmp_path, capsys)
+    spec = importlib.util.spec_from_file_location("learned_act", tmp_path / "act.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = torch.randn(3, 2, 4, 4)
+    for site, values in enumerate([[0.5, 1.5], [2.0, 2.5]]):
+        act = module.load_learned(site)
+        assert act.beta.tolist() == values
+        expected = to_module(parse("beta * x * sigmoid(x)"), num_parameters=2)
+        with torch.no_grad():
+            expected.beta.copy_(torch.tensor(values))
+        assert torch.allclose(act(x), expected(x))
+    assert not torch.allclose(module.load_learned(1)(x), module.Activation()(x))
+
+
 def test_plot_writes_a_png(run_dir, tmp_path, capsys):
     target = tmp_path / "top.png"
     assert main(["plot", str(run_dir), "-k", "4", "-o", str(target)]) == 0
