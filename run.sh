@@ -14,19 +14,33 @@ ACT="$VENV/bin/actsearch"
 
 say() { echo "run.sh: $*"; }
 
+# Run a step with its output (stdout and stderr: pip's, and setuptools' multi-line
+# warnings, which --quiet does not silence) kept aside; shown only if the step fails.
+quietly() {
+  local log status=0
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    say "this step failed (exit $status): $*; its output:" >&2
+    cat "$log" >&2
+  fi
+  rm -f "$log"
+  return "$status"
+}
+
 setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating the virtual environment $VENV ($PY -m venv)..."
-    "$PY" -m venv "$VENV"
+    quietly "$PY" -m venv "$VENV"
   fi
   if [ ! -f "$VENV/.actsearch-installed" ] || [ pyproject.toml -nt "$VENV/.actsearch-installed" ]; then
     say "upgrading pip..."
-    "$VENV/bin/pip" install --quiet --upgrade pip
+    quietly "$VENV/bin/pip" install --quiet --upgrade pip
     local torch=${ACTSEARCH_TORCH:-torch==2.13.0}
     say "installing $torch (the largest download, a few minutes on a slow line)..."
-    "$VENV/bin/pip" install --quiet "$torch"
+    quietly "$VENV/bin/pip" install --quiet "$torch"
     say "installing actsearch and its dependencies (pip install -e .[test])..."
-    "$VENV/bin/pip" install --quiet -e ".[test]"
+    quietly "$VENV/bin/pip" install --quiet -e ".[test]"
     touch "$VENV/.actsearch-installed"
     say "environment ready: $VENV"
   else
@@ -52,11 +66,20 @@ next_steps() {
   local run=$1
   echo
   say "the search is done; next (or 'source $VENV/bin/activate' and drop the '$VENV/bin/'):"
-  echo "  open $run/report.html               # the page written just now (top, curves, β)"
-  echo "  $ACT top $run                      # ranked table (--json for scripts)"
-  echo "  $ACT show $run 'max(x, sin(x))'    # everything recorded about one function"
-  echo "  $ACT plot $run -o top.png          # the top functions and the search's rewards"
-  echo "  $ACT export $run --rank 1 -o act.py  # the best function as a torch module"
+  local steps=(
+    "open $run/report.html" "the page written just now (top, curves, β)"
+    "$ACT top $run" "ranked table (--json for scripts)"
+    "$ACT show $run 'max(x, sin(x))'" "everything recorded about one function"
+    "$ACT plot $run -o top.png" "the top functions and the search's rewards"
+    "$ACT export $run --rank 1 -o act.py" "the best function as a torch module"
+  )
+  local i width=0
+  for ((i = 0; i < ${#steps[@]}; i += 2)); do
+    [ "${#steps[i]}" -gt "$width" ] && width=${#steps[i]}
+  done
+  for ((i = 0; i < ${#steps[@]}; i += 2)); do  # one column of commands, one of comments
+    printf "  %-${width}s  # %s\n" "${steps[i]}" "${steps[i + 1]}"
+  done
 }
 
 quickstart() {

@@ -80,3 +80,53 @@ def test_a_stopped_quickstart_says_how_to_resume(fake_venv, tmp_path):
     assert not any(call.startswith("report") for call in
                    (tmp_path / "calls").read_text().splitlines())
     assert "next" not in done.stdout
+
+
+def test_the_next_steps_are_two_aligned_columns(fake_venv):
+    done = _quickstart(fake_venv)
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "the search is done" in line)
+    block = lines[start + 1:]
+    assert len(block) == 5 and all(line.startswith("  ") for line in block)
+    assert len({line.index("  # ") for line in block}) == 1, "\n".join(block)
+
+
+SETUPTOOLS_WARNING = """\
+/usr/lib/python3/site-packages/setuptools/command/develop.py:41: EasyInstallDeprecationWarning:
+!!
+
+        ********************************************************************************
+        Please avoid running ``setup.py`` and ``easy_install``.
+        ********************************************************************************
+
+!!
+  easy_install.initialize_options(self)
+"""
+
+
+def _setup_with_pip(fake_venv: Path, exit_code: int) -> subprocess.CompletedProcess:
+    (fake_venv / ".actsearch-installed").unlink()  # so setup installs
+    pip = fake_venv / "bin" / "pip"
+    pip.write_text(f"#!/bin/sh\necho 'Looking in indexes: somewhere'\ncat >&2 <<'END'\n"
+                   f"{SETUPTOOLS_WARNING}END\nexit {exit_code}\n")
+    pip.chmod(0o755)
+    return subprocess.run(["bash", "run.sh", "setup"], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600,
+                          env={**os.environ, "ACTSEARCH_VENV": str(fake_venv)})
+
+
+def test_setup_prints_one_line_per_step_whatever_pip_prints(fake_venv):
+    done = _setup_with_pip(fake_venv, 0)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert lines and all(line.startswith("run.sh: ") for line in lines), lines
+    assert len(lines) == 4  # pip, torch, actsearch, ready
+    assert (fake_venv / ".actsearch-installed").exists()
+
+
+def test_a_failing_install_shows_what_pip_said(fake_venv):
+    done = _setup_with_pip(fake_venv, 3)
+    assert done.returncode == 3
+    assert "this step failed (exit 3)" in done.stderr
+    assert "EasyInstallDeprecationWarning" in done.stderr
+    assert not (fake_venv / ".actsearch-installed").exists()
