@@ -113,7 +113,8 @@ def sparkline(values: list[float], width: int = 24) -> str:
 
 
 def curve_lines(curves: dict[str, list[Any]]) -> list[str]:
-    """One line per recorded curve: first and last value, a sparkline, the steps."""
+    """One line per recorded curve: first and last value, a sparkline, the steps; a curve
+    of one point is that value, not drawn (one block is no curve)."""
     lines = []
     for name, values in curves.items():
         if name == "step" or name.endswith("_step") or not values:
@@ -125,7 +126,10 @@ def curve_lines(curves: dict[str, list[Any]]) -> list[str]:
         if len(steps) == len(values):
             span = (f"step {steps[0]:g}, " if len(steps) == 1
                     else f"steps {steps[0]:g}-{steps[-1]:g}, ")
-        points = f"{len(values)} point" + ("" if len(values) == 1 else "s")
+        if len(values) == 1:
+            lines.append(f"  {name + ':':14s}{fmt(values[0])}  ({span}1 point)")
+            continue
+        points = f"{len(values)} points"
         lines.append(f"  {name + ':':14s}{fmt(values[0])} -> {fmt(values[-1])}  "
                      f"{sparkline(values)}  ({span}{points})")
     return lines
