@@ -99,6 +99,7 @@ def test_the_task_line_counts_child_trainings_not_prescreened_functions(finished
     text = _words(html.unescape(str(overview_section(view))))
     assert f"({view.trained} child trainings)" in text
     assert f"({view.finished} evaluations)" not in text
+    assert f"{view.space_size} token sequences, {view.space_functions} distinct functions" in text
 
 
 def test_the_resolved_config_lists_only_what_the_strategy_used(finished_run, tmp_path):

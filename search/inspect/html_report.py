@@ -132,6 +132,8 @@ def overview_section(view: Overview) -> Html:
     operators = (f"unary {', '.join(space.get('unary') or ['all 25'])}; "
                  f"binary {', '.join(space.get('binary') or ['all 10'])}")
     size = f"{view.space_size:,} token sequences" if view.space_size else "size unknown"
+    if view.space_functions:
+        size += f", {view.space_functions:,} distinct functions"
     fidelity = "; ".join(f"{key} ({count:,} child training{'s' if count != 1 else ''})"
                          for key, count in view.fidelities)
     halving = config.get("halving")
