@@ -13,7 +13,8 @@ import shutil
 import pytest
 
 from search.config import config_from_text
-from search.inspect.run_summary import random_baseline, summarize_run
+from search.inspect.run_progress import random_baseline
+from search.inspect.run_summary import summarize_run
 from search.launch import run_search
 from search.store import Store
 

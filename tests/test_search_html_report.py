@@ -28,7 +28,8 @@ from search.config import config_from_text, to_dict, to_yaml
 from search.inspect.html_parts import markdown_html
 from search.inspect.html_report import render_report, surrogate_section, write_report
 from search.inspect.math_text import unicode_math
-from search.inspect.run_summary import expected_best_of, reason_key, summarize_run
+from search.inspect.run_progress import expected_best_of
+from search.inspect.run_summary import reason_key, summarize_run
 from search.launch import run_search
 from search.store import Store
 from search.studies.stats import summarize
