@@ -262,9 +262,15 @@ def init_options(address: str | None, workers: int, num_cpus: float,
                  runtime_env: dict | None, dashboard: bool = False) -> dict[str, Any]:
     """``ray.init``'s arguments. A local Ray is sized for the children, keeps the workers'
     output off this terminal and starts without the dashboard unless ``dashboard`` (so a
-    killed driver leaves fewer processes behind); a cluster's own settings stand."""
+    killed driver leaves fewer processes behind); a cluster's own settings stand.
+
+    ``address: null`` is always a Ray of this search's own (``address="local"``): without
+    it ``ray.init`` would join whatever ``RAY_ADDRESS`` or a ``ray start`` left on the
+    machine names, and refuse the local sizing. Joining is asked for with an address
+    (``auto``, ``HOST:PORT``, ``ray://HOST:10001``)."""
     if address is None:
-        return {"num_cpus": max(1, math.ceil(workers * num_cpus)), "include_dashboard": dashboard,
+        return {"address": "local", "num_cpus": max(1, math.ceil(workers * num_cpus)),
+                "include_dashboard": dashboard,
                 "log_to_driver": False, "logging_level": logging.ERROR,
                 "runtime_env": runtime_env}
     return {"address": address, "logging_level": logging.WARNING, "runtime_env": runtime_env}

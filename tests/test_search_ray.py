@@ -31,7 +31,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     saved = {k: os.environ.get(k) for k in ("FAKE_TASK_LOG", "FAKE_TASK_CRASH_ONCE")}
     os.environ["FAKE_TASK_LOG"] = str(paths["log"])
     os.environ["FAKE_TASK_CRASH_ONCE"] = str(paths["crash"])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield paths
     ray.shutdown()
     for key, value in saved.items():
@@ -174,3 +174,20 @@ def test_local_ray_starts_without_the_dashboard_unless_asked():
     assert "include_dashboard" not in init_options("ray://head:10001", 2, 1.0, None)
     assert config_from_text("backend: {dashboard: true}").backend.dashboard is True
     assert config_from_text("backend: {}").backend.dashboard is False
+
+
+def test_a_local_search_starts_its_own_ray_whatever_the_machine_names(tmp_path):
+    """With ``address: null`` a search used to join whatever RAY_ADDRESS (or a ``ray start``
+    left on the machine) named, and was refused its local sizing: it must start its own."""
+    config = tmp_path / "local.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "strategy: {name: exhaustive}", "budget: {max_evaluations: 2}",
+                                 "backend: {kind: ray, workers: 1, num_cpus: 1, address: null}"]))
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "search.cli", "run", str(config), "--out",
+                           str(tmp_path / "run")], cwd=ROOT, env=env, text=True, timeout=240,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    with Store(tmp_path / "run") as store:
+        statuses = [e.status for e in store.evaluations()]
+    assert "ok" in statuses and "running" not in statuses, statuses
