@@ -22,10 +22,15 @@ recorded and never retried. ``timeout_s`` is a hard wall-clock limit:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import signal
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -149,11 +154,15 @@ class RayBackend:
         self._owns_ray = False
         # ref -> (job, deadline, why its earlier attempts ended)
         self._out: dict[ray.ObjectRef, tuple[Job, float, tuple[str, ...]]] = {}
-        if not ray.is_initialized():
-            self._init(address, workers, num_cpus, runtime_env, dashboard)
+        # Ray's C++ crash handler turns a SIGTERM during ray.init into an abort with a stack
+        # dump; without it the SIGTERM reaches Python and ends the start cleanly (see _init).
+        # Read when Ray is imported (next line); RAY_DISABLE_FAILURE_SIGNAL_HANDLER=0 keeps it.
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         try:
+            if not ray.is_initialized():
+                self._init(address, workers, num_cpus, runtime_env, dashboard)
             self._check_resources()
-        except BackendError:
+        except (BackendError, KeyboardInterrupt):  # SIGTERM held while Ray started, Ctrl-C
             self.shutdown()
             raise
         # Ray does not retry on its own: this backend does, so each retry is recorded.
@@ -164,13 +173,15 @@ class RayBackend:
               runtime_env: dict | None, dashboard: bool) -> None:
         """``runtime_env`` (Ray's: working_dir, py_modules, pip, env_vars) is how a user
         task's code reaches a cluster's workers; local workers start in this directory."""
-        try:
-            ray.init(**init_options(address, workers, num_cpus, runtime_env, dashboard))
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            where = "start a local Ray" if address is None else f"join the Ray cluster {address!r}"
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            raise BackendError(f"cannot {where}: {first}") from None
-        self._owns_ray = True
+        self._owns_ray = True  # from the start: a Ctrl-C inside ray.init leaves a half Ray
+        with _sigterm_deferred():
+            try:
+                ray.init(**init_options(address, workers, num_cpus, runtime_env, dashboard))
+            except (OSError, RuntimeError, ValueError) as error:  # ConnectionError: an OSError
+                where = ("start a local Ray" if address is None
+                         else f"join the Ray cluster {address!r}")
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+                raise BackendError(f"cannot {where}: {first}") from None
 
     def _check_resources(self) -> None:
         """Fail now, in one line, if no node can ever run one child (Ray would wait forever)."""
@@ -274,6 +285,39 @@ def init_options(address: str | None, workers: int, num_cpus: float,
                 "log_to_driver": False, "logging_level": logging.ERROR,
                 "runtime_env": runtime_env}
     return {"address": address, "logging_level": logging.WARNING, "runtime_env": runtime_env}
+
+
+@contextlib.contextmanager
+def _sigterm_deferred() -> Iterator[None]:
+    """Hold a SIGTERM that arrives while Ray starts and deliver it when the start is over.
+
+    On the main thread ``ray.init`` installs a SIGTERM handler that calls ``sys.exit`` from
+    wherever Python happens to be: a silent exit 15, or an exception swallowed inside a
+    logging lock (the signal lost), and the processes it had started left with no parent.
+    Here Ray's ``signal.signal(SIGTERM, ...)`` is declined for the length of the start, a
+    SIGTERM is only noted, and once ``ray.init`` is done the caller's handler is back and
+    the noted signal is raised to it (the CLI's turns it into ``Terminated``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    callers = signal.getsignal(signal.SIGTERM)
+    set_handler = signal.signal
+
+    def decline_sigterm(signum: int, handler: Any) -> Any:
+        if signum == signal.SIGTERM:
+            return signal.getsignal(signum)
+        return set_handler(signum, handler)
+
+    set_handler(signal.SIGTERM, lambda signum, frame: noted.append(signum))
+    signal.signal = decline_sigterm
+    try:
+        yield
+    finally:
+        signal.signal = set_handler
+        set_handler(signal.SIGTERM, callers if callers is not None else signal.SIG_DFL)
+        if noted:
+            signal.raise_signal(signal.SIGTERM)
 
 
 def _have(node: dict, resource: str) -> float:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -191,3 +195,37 @@ def test_a_local_search_starts_its_own_ray_whatever_the_machine_names(tmp_path):
     with Store(tmp_path / "run") as store:
         statuses = [e.status for e in store.evaluations()]
     assert "ok" in statuses and "running" not in statuses, statuses
+
+
+def _ray_processes_of(tmp: Path) -> list[str]:
+    """Command lines of the processes a Ray started under the temp folder ``tmp`` left."""
+    done = subprocess.run(["ps", "-eo", "pid,args"], text=True, capture_output=True)
+    return [line for line in done.stdout.splitlines() if str(tmp) in line]
+
+
+def test_sigterm_while_ray_starts_ends_in_one_line_and_leaves_no_ray_behind(tmp_path):
+    """A scheduler's SIGTERM during ray.init used to exit 15 silently (or abort with Ray's
+    stack dump) and leave Ray's agents running with no parent."""
+    config = tmp_path / "c.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "strategy: {name: exhaustive}", "budget: {max_evaluations: 3}",
+                                 "backend: {kind: ray, workers: 1, num_cpus: 1}"]))
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths are short
+    env = {k: v for k, v in os.environ.items() if k != "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"}
+    env["RAY_TMPDIR"] = str(ray_tmp)
+    driver = subprocess.Popen([sys.executable, "-m", "search.cli", "run", str(config), "--out",
+                               str(tmp_path / "run")], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(ray_tmp.rglob("session_*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # Ray has begun to start: its session folder is there
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("actsearch:"), err
+    assert "Traceback" not in err and "SIGTERM received" not in err, err
+    deadline = time.monotonic() + 60
+    while _ray_processes_of(ray_tmp) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _ray_processes_of(ray_tmp) == []
+    shutil.rmtree(ray_tmp, ignore_errors=True)
