@@ -124,12 +124,12 @@ NODE_POLL_S = 1.0  # how often the driver asks Ray which nodes are alive while i
 
 
 @cache
-def remote_child() -> Any:
+def remote_child(client: bool = False) -> Any:
     """``search.ray_worker.ray_child`` as a Ray remote function (made once, when a
-    ``RayBackend`` is first made)."""
-    from search.ray_worker import ray_child
+    ``RayBackend`` is first made); through Ray Client ``ray_child_once``."""
+    from search.ray_worker import ray_child, ray_child_once
 
-    return ray.remote(ray_child)
+    return ray.remote(ray_child_once if client else ray_child)
 
 
 def _infrastructure_failures() -> dict[type, str]:
@@ -182,10 +182,12 @@ class RayBackend:
             self.shutdown()
             raise
         self._next_poll = time.monotonic() + NODE_POLL_S
+        # Ray Client runs no generator tasks: a child's placement comes with its result.
+        self._client = ray.util.client.ray.is_connected()
         # Ray does not retry on its own: this backend does, so each retry is recorded.
-        self._remote = remote_child().options(num_cpus=num_cpus, num_gpus=num_gpus,
-                                              num_returns="streaming", max_retries=0,
-                                              retry_exceptions=False)
+        self._remote = remote_child(self._client).options(
+            num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0, retry_exceptions=False,
+            num_returns=1 if self._client else "streaming")
 
     def _init(self, address: str | None, workers: int, num_cpus: float,
               runtime_env: dict | None, dashboard: bool) -> None:
@@ -265,7 +267,7 @@ class RayBackend:
         attempt = self._out[generator]
         failures = _infrastructure_failures()
         try:
-            item = ray.get(next(generator))
+            item = ray.get(generator if self._client else next(generator))
         except StopIteration:  # ended without a result: as if its worker died
             return self._retry(generator, "it ended without a result", "StopIteration")
         except tuple(failures) as error:
@@ -281,7 +283,9 @@ class RayBackend:
             return Finished(attempt.job, error_result(f"{type(error).__name__}: "
                                                       f"{_first_line(error)}", self.task),
                             self._where("ray", attempt), attempt.retries)
-        if attempt.placement is None:
+        if self._client:  # (placement, (result, worker)) at once
+            attempt.placement, item = item
+        elif attempt.placement is None:
             attempt.placement = item
             return None
         del self._out[generator]

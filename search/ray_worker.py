@@ -38,3 +38,12 @@ def ray_child(target: str, expr_text: str, task: dict[str, Any], seed: int,
     yield placement()
     torch.set_num_threads(max(1, int(task.get("threads", 1))))
     yield run_child(target, expr_text, task, seed, device)
+
+
+def ray_child_once(target: str, expr_text: str, task: dict[str, Any], seed: int,
+                   device: str | None) -> tuple[dict[str, Any], tuple[dict[str, Any], str]]:
+    """``ray_child`` as one return, (placement, (result, worker)), for Ray Client, which
+    runs no generator tasks: the driver learns where a child ran only when it ends."""
+    where = placement()
+    torch.set_num_threads(max(1, int(task.get("threads", 1))))
+    return where, run_child(target, expr_text, task, seed, device)

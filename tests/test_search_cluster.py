@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from ray.cluster_utils import Cluster
 
 from search.child import cpu_fallback
 from search.config import config_from_text
+from search.inspect.show import show_text
+from search.inspect.top import top_table
 from search.launch import run_search
 from search.runner import RunAborted
 from search.store import Store
@@ -84,14 +87,16 @@ def cluster(tmp_path_factory):
     os.environ["CLUSTER_TASK_LOG"] = str(root / "children.log")
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), *filter(None, [saved["PYTHONPATH"]])])
+    client_port = _free_port()
     made = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "num_gpus": 1, "include_dashboard": False,
-        "_system_config": FAST_HEALTH_CHECK})
+        "ray_client_server_port": client_port, "_system_config": FAST_HEALTH_CHECK})
     try:
         made.add_node(num_cpus=1, num_gpus=1)
         made.wait_for_nodes()
         _forget_address_file(made.address)
-        yield {"cluster": made, "task_dir": task_dir, "log": root / "children.log"}
+        yield {"cluster": made, "task_dir": task_dir, "log": root / "children.log",
+               "client": f"ray://127.0.0.1:{client_port}"}
     finally:
         assert not ray.is_initialized(), "a test left this process connected to Ray"
         made.shutdown()
@@ -100,6 +105,12 @@ def cluster(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _forget_address_file(address: str) -> None:
@@ -113,11 +124,12 @@ def _forget_address_file(address: str) -> None:
 
 def _config(cluster: dict, *, workers: int = 4, num_cpus: float = 0.25,
             num_gpus: float = 0.5, budget: str = "{max_evaluations: 12}",
-            seconds: float = 0.4):
+            seconds: float = 0.4, address: str | None = None):
     return config_from_text("\n".join([
         SPACE, "evaluate: cluster_only_task:run", "task: {steps: 3}",
         "strategy: {name: exhaustive}", f"budget: {budget}",
-        f"backend: {{kind: ray, address: '{cluster['cluster'].address}', workers: {workers}, "
+        f"backend: {{kind: ray, address: '{address or cluster['cluster'].address}', "
+        f"workers: {workers}, "
         f"num_cpus: {num_cpus}, num_gpus: {num_gpus}, max_retries: 3, "
         f"runtime_env: {{working_dir: '{cluster['task_dir']}', "
         f"env_vars: {{CLUSTER_TASK_SECONDS: '{seconds}'}}}}}}"]))
@@ -190,6 +202,19 @@ def test_placement_honours_gpus_and_the_task_comes_by_runtime_env(cluster, tmp_p
     import torch
     expected = 0 if torch.cuda.is_available() else len(by_node)  # once per node
     assert len(fallback) == expected, [r.getMessage() for r in fallback]
+
+
+def test_ray_client_runs_the_search_from_outside(cluster, tmp_path):
+    """``ray://``: Ray Client runs no generator tasks; children still say where they ran."""
+    started = time.time()
+    run_dir, progress = _search(_config(cluster, address=cluster["client"],
+                                        budget="{max_evaluations: 6}"), tmp_path / "run")
+    assert progress.stopped_by == "budget" and progress.trained == 6
+    nodes = {e["node"][:8] for e in _events(cluster["log"], started)}
+    with Store(run_dir) as store:
+        trained = [e for e in store.evaluations() if e.worker != "prescreen"]
+        assert {e.status for e in trained} == {"ok"}
+        assert {e.worker.split(" ")[2] for e in trained} == nodes
 
 
 def ray_nodes(cluster: dict) -> list[dict]:
@@ -278,6 +303,13 @@ def test_a_node_lost_mid_search_costs_retries_only(cluster, tmp_path):
                 assert doomed.node_id[:8] not in evaluation.worker
             else:
                 assert ends[expr] == 1
+        # top and show say where children ran and what the lost node cost
+        line = next(x for x in top_table(store, 3).splitlines() if x.startswith("placement:"))
+        retried = sum(len(e.retries) for e in trained)
+        assert f"retries {retried} ({retried} after a lost node)" in line and retried >= len(lost)
+        victim = next(e for e in trained if texts[e.id] in lost)
+        shown = show_text(store, store.candidate(victim.candidate_id))
+        assert "retried: attempt 1:" in shown and " node " in shown
 
 
 def test_no_node_left_for_a_child_is_one_line_and_a_clean_stop(cluster, tmp_path):
