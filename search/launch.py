@@ -108,8 +108,11 @@ def preflight(config: RunConfig) -> None:
 
 
 def _preflight(config: RunConfig) -> None:
+    """A driver that joins a cluster may have no data set: the nodes' copies are checked
+    by their first child (a node without one stops the search, naming the node)."""
     import_target(config.evaluate)  # TargetError: a one-line message
-    if config.evaluate != DEFAULT_EVALUATE:
+    joins = config.backend.kind == "ray" and config.backend.address is not None
+    if config.evaluate != DEFAULT_EVALUATE or (joins and isinstance(config.task, TaskConfig)):
         return
     task = config.task
     try:
