@@ -98,13 +98,15 @@ def cluster(tmp_path_factory):
         yield {"cluster": made, "task_dir": task_dir, "log": root / "children.log",
                "client": f"ray://127.0.0.1:{client_port}"}
     finally:
-        assert not ray.is_initialized(), "a test left this process connected to Ray"
+        connected = ray.is_initialized()
+        ray.shutdown()
         made.shutdown()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    assert not connected, "a test left this process connected to Ray"
 
 
 def _free_port() -> int:
