@@ -121,6 +121,7 @@ class InlineBackend:
 # -- Ray ---------------------------------------------------------------------------
 
 NODE_POLL_S = 1.0  # how often the driver asks Ray which nodes are alive while it waits
+NOT_STARTED = "it had not started"  # a retry that does not count against max_retries
 
 
 @cache
@@ -154,12 +155,10 @@ class _Attempt:
 class RayBackend:
     """Children as Ray tasks with per-child resources; joins or starts a Ray instance.
 
-    Each child is a Ray generator task that first reports where it runs (node,
-    GPUs Ray assigned) and then its result, so the driver knows the node of every
-    attempt. While it waits the driver polls ``ray.nodes()`` every ``NODE_POLL_S``:
-    the attempts of a node that is no longer alive are submitted again at once
-    (a retry, recorded), whether or not Ray has failed their tasks yet; if no
-    node left can run a child the search stops with one line (``BackendError``).
+    Each child first reports where it runs (node, GPUs), then its result. While it
+    waits the driver polls ``ray.nodes()`` every ``NODE_POLL_S``: the attempts of a
+    node no longer alive (Ray may never fail them) are submitted again, a recorded
+    retry; if no node left can run a child, ``BackendError`` (one line).
     """
 
     def __init__(self, target: str, task: dict[str, Any], *, address: str | None = None,
@@ -191,8 +190,7 @@ class RayBackend:
 
     def _init(self, address: str | None, workers: int, num_cpus: float,
               runtime_env: dict | None, dashboard: bool) -> None:
-        """``runtime_env`` (Ray's: working_dir, py_modules, pip, env_vars) is how a user
-        task's code reaches a cluster's workers; local workers start in this directory."""
+        """``runtime_env`` (working_dir, py_modules, pip, env_vars) ships a user's code."""
         try:
             ray.init(**init_options(address, workers, num_cpus, runtime_env, dashboard))
         except (ConnectionError, RuntimeError, ValueError) as error:
@@ -300,7 +298,8 @@ class RayBackend:
         job, retries = attempt.job, attempt.retries
         reason = f"attempt {len(retries) + 1}: {what} ({kind})"
         log.info("evaluation %d: %s", job.evaluation_id, reason)
-        if len(retries) < self.max_retries:
+        failed = sum(NOT_STARTED not in earlier for earlier in (*retries, reason))
+        if failed <= self.max_retries:  # an attempt moved before it started is no failure
             self.submit(job, (*retries, reason))
             return None
         detail = f": {_first_line(error)}" if error is not None else ""
@@ -326,7 +325,7 @@ class RayBackend:
             elif node is None and lost:  # perhaps bound to the lost node before it could say
                 with contextlib.suppress(Exception):  # (it would wait there for ever)
                     ray.cancel(generator, force=False)
-                what = f"it had not started when node {gone} was lost"
+                what = f"{NOT_STARTED} when node {gone} was lost"
             else:
                 continue
             finished = self._retry(generator, what, "Ray lists the node dead")
