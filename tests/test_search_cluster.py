@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import ray
+import torch
 from ray._private import ray_constants
 from ray.cluster_utils import Cluster
 
@@ -202,7 +203,6 @@ def test_placement_honours_gpus_and_the_task_comes_by_runtime_env(cluster, tmp_p
     # Ray set CUDA_VISIBLE_DEVICES to the GPU it gave the child
     assert {e["cuda"] for e in events} <= {"0"} and set(seen.values()) == {"0"}
     fallback = [r for r in caplog.records if "torch finds no CUDA" in r.getMessage()]
-    import torch
     expected = 0 if torch.cuda.is_available() else len(by_node)  # once per node
     assert len(fallback) == expected, [r.getMessage() for r in fallback]
 
