@@ -52,7 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evaluator import Result, fidelity_label, with_budget
-from search.backends import Backend, Finished, Job
+from search.backends import Backend, BackendError, Finished, Job
 from search.config import RunConfig
 from search.errors import Terminated, UserError
 from search.halving import promotions
@@ -203,6 +203,10 @@ class Runner:
                 finished = self.backend.next_finished(timeout=self._time_left())
                 if finished is not None:
                     self._record(finished)
+        except BackendError as error:  # e.g. a lost node took the last place a child fits
+            self.progress.stopped_by = "errors"
+            raise RunAborted(f"{error} (`actsearch run --resume {self.store.run_dir}`; "
+                             "results so far are kept)") from None
         except KeyboardInterrupt as stop:
             self.progress.stopped_by = ("terminated" if isinstance(stop, Terminated)
                                         else "interrupted")

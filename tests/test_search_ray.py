@@ -72,7 +72,7 @@ def test_ray_search_matches_inline(files, tmp_path):
         assert rows == {(c.canonical, c.status, c.reward) for c in b.candidates()}
         workers = {e.worker for e in a.evaluations() if e.worker != "prescreen"}
         assert all(":" in w for w in workers) and os.getpid() not in {
-            int(w.split(":")[1]) for w in workers}  # children ran in worker processes
+            int(w.split()[0].split(":")[1]) for w in workers}  # children ran in worker processes
 
 
 def test_worker_killed_mid_child_is_retried_and_recorded_once(files, tmp_path):
