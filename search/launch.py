@@ -21,10 +21,11 @@ from pathlib import Path
 
 from evaluator import DataError, TableTask, TaskConfig, UserTask, find_dataset_dir
 from evaluator.usertask import import_function
-from search.backends import Backend, InlineBackend, RayBackend
+from search.backends import Backend, InlineBackend
 from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
 from search.errors import UserError
+from search.ray_backend import RayBackend
 from search.runner import Progress, Runner
 from search.store import CONFIG_NAME, DB_NAME, RunLock, Store
 from search.version import code_version

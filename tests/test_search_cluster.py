@@ -176,7 +176,7 @@ def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
 def test_placement_honours_gpus_and_the_task_comes_by_runtime_env(cluster, tmp_path, caplog):
     assert "cluster_only_task" not in sys.modules
     started = time.time()
-    caplog.set_level(logging.WARNING, logger="search.backends")
+    caplog.set_level(logging.WARNING, logger="search.ray_backend")
     # 6 children out, room for 4: a node that took more than its GPUs allow would run 3+
     run_dir, progress = _search(_config(cluster, workers=6), tmp_path / "run")
     assert progress.stopped_by == "budget" and progress.trained == 12

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import ray
 
-from search.backends import BackendError, init_options
+from search.backends import BackendError
 from search.config import config_from_text
 from search.inspect.show import show_text
 from search.launch import run_search
+from search.ray_backend import init_options
 from search.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
