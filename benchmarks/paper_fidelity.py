@@ -8,7 +8,7 @@ steps of batch 128, all 45,000 training images, 5,000 held out for validation.
 Several children share the device: ``--children`` processes at once (default
 8 on a GPU, the best of benchmarks/gpu_sharing.py's 1/2/4/8 on an H200, and
 one per core on a CPU), or with ``--ray`` Ray tasks of ``num_gpus`` 1/children
-through ``search.backends.RayBackend``.
+through ``search.ray_backend.RayBackend``.
 
 Each finished child is one row appended to ``--results`` (JSON lines) before
 the next is looked at, and the markdown table is rewritten beside it; running
@@ -149,7 +149,7 @@ def make_backend(args: argparse.Namespace, task: dict[str, Any], gpu: bool):
     target = args.target or TARGET
     if not args.ray:
         return ProcessBackend(target, task, args.children, max_retries=args.retries)
-    from search.backends import RayBackend
+    from search.ray_backend import RayBackend
 
     num_gpus = args.num_gpus if args.num_gpus is not None else (
         1.0 / args.children if gpu else 0.0)

@@ -2,14 +2,16 @@
 
 The engine (this folder):
 
-    search.config    YAML -> frozen RunConfig (one strict loader)
-    search.store     the run's SQLite database (results, config, strategy checkpoints)
-    search.rows      the store's row records and its NaN/inf encoding
-    search.child     what a worker runs for one child (plain data in and out)
-    search.backends  InlineBackend and RayBackend (ray.wait, per-child resources, retries)
-    search.runner    ask -> decode -> de-duplicate -> pre-screen -> submit -> record -> tell
-    search.halving   successive halving's promotions, decided from the store
-    search.launch    set up, run and resume a search from a config or a run directory
+    search.config       YAML -> frozen RunConfig (one strict loader)
+    search.store        the run's SQLite database (results, config, strategy checkpoints)
+    search.rows         the store's row records and its NaN/inf encoding
+    search.child        what a worker runs for one child (plain data in and out)
+    search.backends     the backend interface and InlineBackend
+    search.ray_backend  RayBackend (ray.wait, per-child resources, retries, lost nodes)
+    search.runner       ask -> decode -> de-duplicate -> pre-screen -> submit -> record -> tell
+    search.resume       a checkpoint and the store read back as where a search takes up
+    search.halving      successive halving's promotions, decided from the store
+    search.launch       set up, run and resume a search from a config or a run directory
 
 The wings, importing the engine and never each other backwards:
 

@@ -78,3 +78,9 @@ def run_child(target: str, expr_text: str, task: dict[str, Any], seed: int,
             last = traceback.extract_tb(error.__traceback__)[-1:]
             message += f" ({last[0].filename}:{last[0].lineno})" if last else ""
         return {SETUP_ERROR: message}, worker_name()
+
+
+def cpu_fallback(device: str | None, gpus: list[str], cuda: bool) -> bool:
+    """Whether a child that Ray gave ``gpus`` trains on the CPU: ``device`` is auto (or
+    unset) and torch finds no CUDA where it runs (``resolve_device`` then picks the CPU)."""
+    return bool(gpus) and not cuda and (device or "auto") == "auto"

@@ -14,16 +14,18 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
 from evaluator import DataError, TableTask, TaskConfig, UserTask, find_dataset_dir
 from evaluator.usertask import import_function
-from search.backends import Backend, InlineBackend, RayBackend
+from search.backends import Backend, InlineBackend
 from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
 from search.errors import UserError
+from search.ray_backend import RayBackend
 from search.runner import Progress, Runner
 from search.store import CONFIG_NAME, DB_NAME, RunLock, Store
 from search.version import code_version
@@ -79,10 +81,39 @@ def space_functions(config: RunConfig, space: SearchSpace) -> int | None:
     return sum(1 for _ in unique_functions(space, by=by))
 
 
+@contextmanager
+def shipped_code(runtime_env: dict | None) -> Iterator[None]:
+    """The code a ``runtime_env`` ships to the workers, importable here for a while: its
+    local ``working_dir`` and the folders above its local ``py_modules`` go on ``sys.path``
+    (where Ray puts them on a worker), so the preflight finds a task that lives only there."""
+    env = runtime_env or {}
+    folders = []
+    if isinstance(env.get("working_dir"), str) and Path(env["working_dir"]).is_dir():
+        folders.append(str(Path(env["working_dir"]).resolve()))
+    for module in env.get("py_modules") or []:
+        if isinstance(module, str) and Path(module).exists():
+            folders.append(str(Path(module).resolve().parent))
+    saved = list(sys.path)
+    sys.path[:0] = folders
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
 def preflight(config: RunConfig) -> None:
-    """Check what would otherwise fail in every child: the evaluate target and the data."""
+    """Check what would otherwise fail in every child: the evaluate target and the data
+    (with the code the backend's ``runtime_env`` ships importable, as on a worker)."""
+    with shipped_code(config.backend.runtime_env if config.backend.kind == "ray" else None):
+        _preflight(config)
+
+
+def _preflight(config: RunConfig) -> None:
+    """A driver that joins a cluster may have no data set: the nodes' copies are checked
+    by their first child (a node without one stops the search, naming the node)."""
     import_target(config.evaluate)  # TargetError: a one-line message
-    if config.evaluate != DEFAULT_EVALUATE:
+    joins = config.backend.kind == "ray" and config.backend.address is not None
+    if config.evaluate != DEFAULT_EVALUATE or (joins and isinstance(config.task, TaskConfig)):
         return
     task = config.task
     try:

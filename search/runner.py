@@ -32,12 +32,13 @@ the same ones. The strategy hears each candidate's lowest-rung reward;
 ``budget.max_evaluations`` counts lowest-rung trainings, and promotions of the
 cohorts already started are finished even after the budget is spent.
 
-Resume: the strategy is restored from the newest checkpoint; proposals it was
-awaiting are told from the store if their candidate finished since, or wait
-for it; every evaluation ``abandoned`` (or still ``running``: the driver was
-killed) in the store is submitted again.
+Resume (``search.resume``): the strategy is restored from the newest
+checkpoint; proposals it was awaiting are told from the store if their
+candidate finished since, or wait for it; every evaluation ``abandoned`` (or
+still ``running``: the driver was killed) in the store is submitted again.
 Proposals asked after the checkpoint are asked again by the restored strategy
-and answered from the store, so no finished candidate is trained twice.
+and answered from the store, so no finished candidate is trained twice, and
+they are not counted as duplicates a second time.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evaluator import Result, fidelity_label, with_budget
-from search.backends import Backend, Finished, Job
+from search.backends import Backend, BackendError, Finished, Job
 from search.config import RunConfig
 from search.errors import Terminated, UserError
 from search.halving import promotions
+from search.resume import resume_point, save_checkpoint
 from search.rows import Candidate
 from search.store import UNFINISHED, Store
 from space import SearchSpace
@@ -160,6 +162,7 @@ class Runner:
         self.waiters: dict[int, list[Tokens]] = {}  # candidate id -> proposals awaiting it
         self.ready: deque[Job] = deque()  # jobs to submit as soon as a worker is free
         self.proposals = 0  # asks answered by the strategy, duplicates included
+        self.replays = 0  # proposals a resumed strategy asks again (search.resume)
         self.told = 0
         self.since_checkpoint = 0
         self.errors_in_row = 0
@@ -170,31 +173,22 @@ class Runner:
     # -- resume ------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        """Pick up what the store holds: strategy state, awaited proposals, children out."""
+        """Pick up what the store holds (``search.resume``): the strategy's state, awaited
+        proposals, children to train again, proposals that will be asked again."""
         self.progress.read(self.store)
         top = self.store.top(1)
         self.progress.best = top[0] if top and top[0].status == "ok" else None
-        checkpoint = self.store.latest_checkpoint()
-        answers: list[tuple[Tokens, float]] = []
-        if checkpoint is not None:
-            state, outstanding, counters = checkpoint
-            self.strategy.load_state_dict(state)
-            self.proposals = int(counters.get("proposals", 0))
-            for tokens, candidate_id in outstanding:
-                candidate = self.store.candidate(candidate_id)
-                if candidate is not None and candidate.status != "pending":
-                    answers.append((tokens, self._reward(candidate)))
-                else:
-                    self.waiters.setdefault(candidate_id, []).append(tokens)
-        unfinished = [e for status in UNFINISHED for e in self.store.evaluations(status=status)]
-        for evaluation in sorted(unfinished, key=lambda e: e.id):
+        point = resume_point(self.store)
+        if point.state is not None:
+            self.strategy.load_state_dict(point.state)
+        self.proposals, self.replays = point.proposals, point.replays
+        self.waiters.update(point.waiting)
+        for evaluation, candidate in point.rerun:
             self.store.restart(evaluation.id)
-            candidate = self.store.candidate(evaluation.candidate_id)
-            assert candidate is not None
             self.ready.append(self._job(evaluation.id, candidate.id, candidate.text,
                                         evaluation.seed, evaluation.rung))
-        if answers:
-            self._tell(answers)
+        if point.answered:
+            self._tell([(tokens, self._reward(c)) for tokens, c in point.answered])
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -213,6 +207,10 @@ class Runner:
                 finished = self.backend.next_finished(timeout=self._time_left())
                 if finished is not None:
                     self._record(finished)
+        except BackendError as error:  # e.g. a lost node took the last place a child fits
+            self.progress.stopped_by = "errors"
+            raise RunAborted(f"{error} (`actsearch run --resume {self.store.run_dir}`; "
+                             "results so far are kept)") from None
         except KeyboardInterrupt as stop:
             self.progress.stopped_by = ("terminated" if isinstance(stop, Terminated)
                                         else "interrupted")
@@ -340,7 +338,10 @@ class Runner:
         fingerprint = expr.fingerprint if self.config.dedup == "fingerprint" else None
         seen = self.store.find(expr.canonical, fingerprint)
         if seen is not None:
-            self.store.count_proposal(seen.id)
+            if self.replays > 0:  # asked before the driver was killed: counted then
+                self.replays -= 1
+            else:
+                self.store.count_proposal(seen.id)
             if seen.status == "pending":
                 self.waiters.setdefault(seen.id, []).append(tokens)
             else:
@@ -416,9 +417,6 @@ class Runner:
         self.told += len(results)
 
     def _checkpoint(self) -> None:
-        """Save the strategy with the proposals it awaits (a consistent pair)."""
-        outstanding = [(tokens, cid) for cid, waiting in self.waiters.items()
-                       for tokens in waiting]
-        self.store.save_checkpoint(self.strategy.state_dict(), self.told, outstanding,
-                                   {"proposals": self.proposals})
+        """Save the strategy with the proposals it awaits (``search.resume``)."""
+        save_checkpoint(self.store, self.strategy, self.told, self.waiters, self.proposals)
         self.since_checkpoint = 0

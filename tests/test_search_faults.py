@@ -122,3 +122,33 @@ def test_sigterm_stops_like_ctrl_c_checkpoints_and_resumes(tmp_path):
         assert store.count_trained() == 16
     # the fake child logs after its wait, so a child cut short by the signal left no line
     assert set(trained.values()) == {1} and sum(trained.values()) == 16
+
+
+def test_proposals_asked_again_after_a_kill_are_not_counted_as_duplicates_twice(tmp_path):
+    """A resumed strategy re-asks what it proposed after its last checkpoint; those answers
+    from the store were counted as duplicates a second time (16 against 10 uninterrupted)."""
+    env = {**os.environ, "FAKE_TASK_SECONDS": "0.1"}
+    config = tmp_path / "config.yaml"
+    config.write_text("\n".join([
+        SPACE, "evaluate: tests.fake_tasks:slow", "backend: {kind: inline, workers: 2}",
+        "strategy: {name: exhaustive}", "budget: {max_evaluations: 30, checkpoint_every: 10}"]))
+
+    def duplicates(run_dir: Path) -> int:
+        with Store(run_dir) as store:
+            assert store.count_trained() == 30
+            return store.count_duplicates()
+
+    whole = _actsearch("run", str(config), "--out", str(tmp_path / "whole"), env=env)
+    assert whole.wait(timeout=300) == 0, whole.communicate()
+    run_dir = tmp_path / "killed"
+    driver = _actsearch("run", str(config), "--out", str(run_dir), env=env)
+    deadline = time.monotonic() + 120
+    while _finished(run_dir / "search.db") < 15 and time.monotonic() < deadline:
+        assert driver.poll() is None, driver.communicate()
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    resumed = _actsearch("run", "--resume", str(run_dir), env=env)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert duplicates(run_dir) == duplicates(tmp_path / "whole") > 0

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import ray
 
-from search.backends import BackendError, init_options
+from search.backends import BackendError
 from search.config import config_from_text
 from search.inspect.show import show_text
 from search.launch import run_search
+from search.ray_backend import init_options
 from search.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +36,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     saved = {k: os.environ.get(k) for k in ("FAKE_TASK_LOG", "FAKE_TASK_CRASH_ONCE")}
     os.environ["FAKE_TASK_LOG"] = str(paths["log"])
     os.environ["FAKE_TASK_CRASH_ONCE"] = str(paths["crash"])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield paths
     ray.shutdown()
     for key, value in saved.items():
@@ -68,7 +73,7 @@ def test_ray_search_matches_inline(files, tmp_path):
         assert rows == {(c.canonical, c.status, c.reward) for c in b.candidates()}
         workers = {e.worker for e in a.evaluations() if e.worker != "prescreen"}
         assert all(":" in w for w in workers) and os.getpid() not in {
-            int(w.split(":")[1]) for w in workers}  # children ran in worker processes
+            int(w.split()[0].split(":")[1]) for w in workers}  # children ran in worker processes
 
 
 def test_worker_killed_mid_child_is_retried_and_recorded_once(files, tmp_path):
@@ -174,3 +179,54 @@ def test_local_ray_starts_without_the_dashboard_unless_asked():
     assert "include_dashboard" not in init_options("ray://head:10001", 2, 1.0, None)
     assert config_from_text("backend: {dashboard: true}").backend.dashboard is True
     assert config_from_text("backend: {}").backend.dashboard is False
+
+
+def test_a_local_search_starts_its_own_ray_whatever_the_machine_names(tmp_path):
+    """With ``address: null`` a search used to join whatever RAY_ADDRESS (or a ``ray start``
+    left on the machine) named, and was refused its local sizing: it must start its own."""
+    config = tmp_path / "local.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "strategy: {name: exhaustive}", "budget: {max_evaluations: 2}",
+                                 "backend: {kind: ray, workers: 1, num_cpus: 1, address: null}"]))
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "search.cli", "run", str(config), "--out",
+                           str(tmp_path / "run")], cwd=ROOT, env=env, text=True, timeout=240,
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    with Store(tmp_path / "run") as store:
+        statuses = [e.status for e in store.evaluations()]
+    assert "ok" in statuses and "running" not in statuses, statuses
+
+
+def _ray_processes_of(tmp: Path) -> list[str]:
+    """Command lines of the processes a Ray started under the temp folder ``tmp`` left."""
+    done = subprocess.run(["ps", "-eo", "pid,args"], text=True, capture_output=True)
+    return [line for line in done.stdout.splitlines() if str(tmp) in line]
+
+
+def test_sigterm_while_ray_starts_ends_in_one_line_and_leaves_no_ray_behind(tmp_path):
+    """A scheduler's SIGTERM during ray.init used to exit 15 silently (or abort with Ray's
+    stack dump) and leave Ray's agents running with no parent."""
+    config = tmp_path / "c.yaml"
+    config.write_text("\n".join([SPACE, "evaluate: tests.fake_tasks:instant",
+                                 "strategy: {name: exhaustive}", "budget: {max_evaluations: 3}",
+                                 "backend: {kind: ray, workers: 1, num_cpus: 1}"]))
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths are short
+    env = {k: v for k, v in os.environ.items() if k != "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"}
+    env["RAY_TMPDIR"] = str(ray_tmp)
+    driver = subprocess.Popen([sys.executable, "-m", "search.cli", "run", str(config), "--out",
+                               str(tmp_path / "run")], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(ray_tmp.rglob("session_*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # Ray has begun to start: its session folder is there
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("actsearch:"), err
+    assert "Traceback" not in err and "SIGTERM received" not in err, err
+    deadline = time.monotonic() + 60
+    while _ray_processes_of(ray_tmp) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _ray_processes_of(ray_tmp) == []
+    shutil.rmtree(ray_tmp, ignore_errors=True)

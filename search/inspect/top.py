@@ -56,6 +56,38 @@ def summary(store: Store) -> dict[str, Any]:
             "search_running": alive}
 
 
+def placement(store: Store) -> dict[str, Any] | None:
+    """Where the children trained, read from the worker column (``host:pid node ID
+    DEVICE`` on Ray): trainings per node and device, and the retries (those a lost
+    node cost: its children, or their results, went with it). None if the workers
+    name no node and nothing was retried (an inline run)."""
+    nodes: dict[str, dict[str, int]] = {}
+    retries = node_retries = 0
+    for e in store.evaluations():
+        words = (e.worker or "").split(" ")
+        if len(words) >= 4 and words[1] == "node" and e.status not in UNFINISHED:
+            devices = nodes.setdefault(words[2], {})
+            device = " ".join(words[3:])
+            devices[device] = devices.get(device, 0) + 1
+        retries += len(e.retries)
+        node_retries += sum("node" in reason for reason in e.retries)
+    if not nodes and not retries:
+        return None
+    return {"nodes": nodes, "retries": retries, "lost_node_retries": node_retries}
+
+
+def placement_line(store: Store) -> str | None:
+    """``placement: node 1a2b3c4d 40 on GPU 0, ...; retries 3 (3 after a lost node)``."""
+    where = placement(store)
+    if where is None:
+        return None
+    nodes = ", ".join(f"node {node} " + ", ".join(f"{n} on {device}" for device, n in
+                                                   sorted(devices.items()))
+                      for node, devices in sorted(where["nodes"].items()))
+    return (f"placement:       {nodes or 'no node named'}; retries {where['retries']} "
+            f"({where['lost_node_retries']} after a lost node)")
+
+
 def run_seeds(store: Store) -> list[int]:
     """The seeds each function is trained with, from the run's config ([0] if unknown)."""
     seeds = (store.config() or {}).get("seeds")  # shapes checked (search.rows)
@@ -120,7 +152,8 @@ def top_table(store: Store, k: int) -> str:
     rows = top_rows(store, k)
     counts = summary(store)
     rungs = store.rung_members(1) != []  # successive halving: show how far each function got
-    lines = [*summary_lines(store, counts), "",
+    where = placement_line(store)
+    lines = [*summary_lines(store, counts), *([where] if where else []), "",
              "| rank | id | function | reward | status | " + ("rung | " if rungs else "")
              + "seconds | proposed |",
              "|---:|---:|---|---:|---|" + ("---:|" if rungs else "") + "---:|---:|"]
@@ -167,5 +200,6 @@ def top_json(store: Store, k: int) -> str:
     counts = summary(store)
     counts["seed_noise"] = None if noise is None else {"std": noise[0], "functions": noise[1]}
     counts["predicted_not_trained"] = store.predicted_untrained(0)[0]
+    counts["placement"] = placement(store)
     return json.dumps({"version": JSON_VERSION, "run_dir": str(store.run_dir),
                        "summary": counts, "rows": rows}, indent=2, allow_nan=False)
