@@ -8,6 +8,7 @@ The engine (this folder):
     search.child        what a worker runs for one child (plain data in and out)
     search.backends     the backend interface and InlineBackend
     search.ray_backend  RayBackend (ray.wait, per-child resources, retries, lost nodes)
+    search.progress     what the progress bar shows, read from the store
     search.runner       ask -> decode -> de-duplicate -> pre-screen -> submit -> record -> tell
     search.resume       a checkpoint and the store read back as where a search takes up
     search.halving      successive halving's promotions, decided from the store

@@ -25,8 +25,9 @@ from search.backends import Backend, InlineBackend
 from search.child import import_target
 from search.config import DEFAULT_EVALUATE, RunConfig, config_from_dict, replace, to_dict, to_yaml
 from search.errors import UserError
+from search.progress import Progress
 from search.ray_backend import RayBackend
-from search.runner import Progress, Runner
+from search.runner import Runner
 from search.store import CONFIG_NAME, DB_NAME, RunLock, Store
 from search.version import code_version
 from space import FunctionPool, SearchSpace, SpaceError, read_pool
