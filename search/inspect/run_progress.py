@@ -7,12 +7,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from search.rows import Evaluation
 
-if TYPE_CHECKING:
-    from search.inspect.run_summary import Overview
+
+class ScoredRun(Protocol):
+    """What ``random_baseline`` reads of a run (``run_summary.Overview`` has it)."""
+
+    config: dict[str, Any]  # the resolved config (JSON form)
+    finished: int  # functions with a final status
+    space_functions: int | None  # the space's distinct functions, small spaces
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class RandomBaseline:
     note: str  # what the curve is, or why there is none
 
 
-def random_baseline(view: Overview, rewards: Sequence[float]) -> RandomBaseline:
+def random_baseline(view: ScoredRun, rewards: Sequence[float]) -> RandomBaseline:
     """Computed from the run's own rewards when they are the space (exhaustive) or a
     uniform sample of it (random); other strategies choose what they score."""
     strategy = view.config.get("strategy", {})
