@@ -9,13 +9,12 @@ store (an expression, an error message, a config) can only ever appear as text.
 from __future__ import annotations
 
 import html
-import math
 import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from search.inspect.formats import SCALED_FROM
+from search.inspect.formats import fmt
 
 
 class Html(str):
@@ -85,11 +84,8 @@ def code_spans(text: str) -> Html:
 
 
 def number(value: float | None, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if math.isfinite(value) and abs(value) >= SCALED_FROM:  # 1e308 in 5 characters, not 309
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}f}" if math.isfinite(value) else repr(value)
+    """``formats.fmt``, with the page's en dash for a missing value."""
+    return "–" if value is None else fmt(value, digits)
 
 
 def duration(seconds: float | None) -> str:
