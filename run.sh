@@ -99,7 +99,7 @@ quickstart() {
     run="runs/quickstart-$(date +%Y%m%d-%H%M%S)"
     args+=(--out "$run")
   fi
-  say "searching configs/quickstart.yaml into $run (about 10 minutes on a quiet 2-core machine)..."
+  say "searching configs/quickstart.yaml into $run (about 10-12 minutes on a quiet 2-core machine)..."
   local status=0
   "$ACT" run configs/quickstart.yaml "${args[@]}" || status=$?
   if [ "$status" -ne 0 ]; then
