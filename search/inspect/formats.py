@@ -73,10 +73,15 @@ TIE_NOTE = ("A rank with = has exactly the same reward as another row: a tie (th
 
 
 def tied_with(ranked: Sequence[Candidate]) -> dict[int, list[int]]:
-    """Each candidate's id -> the ids of the others in ``ranked`` it ties with."""
+    """Each candidate's id -> the ids of the others in ``ranked`` it ties with (in
+    ``ranked``'s order; one pass, so a whole run's ranking is cheap)."""
     keys = {c.id: tie_key(c) for c in ranked}
-    return {c.id: [o.id for o in ranked if o.id != c.id and keys[c.id] is not None
-                   and keys[o.id] == keys[c.id]] for c in ranked}
+    groups: dict[tuple, list[int]] = {}
+    for c in ranked:
+        if keys[c.id] is not None:
+            groups.setdefault(keys[c.id], []).append(c.id)
+    return {c.id: [other for other in groups.get(keys[c.id], []) if other != c.id]
+            for c in ranked}
 
 
 def rank_label(rank: int, tied: bool) -> str:

@@ -9,7 +9,7 @@ import shlex
 import statistics
 from typing import Any
 
-from search.inspect.formats import BETA_KEYS, ReportError, beta_fmt, fmt, tie_key
+from search.inspect.formats import BETA_KEYS, ReportError, beta_fmt, fmt, tied_with
 from search.inspect.top import PREDICTED
 from search.rows import Candidate, Evaluation
 from search.store import CONFIG_NAME, Store
@@ -65,9 +65,7 @@ def rank_of(store: Store, candidate: Candidate) -> str:
         return "- (not finished)"
     ranked = store.top(store.count_finished())
     position = next(i for i, c in enumerate(ranked, start=1) if c.id == candidate.id)
-    key = tie_key(candidate)
-    tied = [c.id for c in ranked if c.id != candidate.id and key is not None
-            and tie_key(c) == key]
+    tied = tied_with(ranked)[candidate.id]
     return f"{position} of {len(ranked)}" + (
         f" (tied with id {', '.join(map(str, tied))}: the same reward)" if tied else "")
 
