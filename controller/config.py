@@ -19,6 +19,17 @@ ORDERS = ("enumeration", "predicted")
 MODELS = ("gp", "forest", "knn")
 ACQUISITIONS = ("ei", "ucb", "mean")
 
+_RNN = ("hidden_size", "lr", "batch_size", "ema_decay", "entropy_weight", "temperature",
+        "tanh_constant", "max_grad_norm", "elite_size", "elite_weight")
+FIELDS_READ: dict[str, tuple[str, ...]] = {  # StrategyConfig fields each strategy reads,
+    "exhaustive": ("order", "skip_duplicates"),  # beyond name and seed (the report shows
+    "random": (),  # only these)
+    "evolution": ("population_size", "sample_size"),
+    "reinforce": _RNN,
+    "ppo": (*_RNN, "ppo_clip", "ppo_epochs"),
+    "surrogate": (),
+}
+
 
 @dataclass(frozen=True)
 class StrategyConfig:

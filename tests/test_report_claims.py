@@ -132,3 +132,15 @@ def test_each_strategy_keeps_its_own_settings():
     assert "surrogate" in used_config(predicted)
     filtered = {**full, "surrogate": {**full["surrogate"], "filter": 4}}
     assert "surrogate" in used_config(filtered)
+
+
+def test_every_strategy_setting_is_read_by_some_strategy():
+    """A field added to StrategyConfig without saying who reads it would vanish from
+    every report's config."""
+    from dataclasses import fields
+
+    from controller.config import FIELDS_READ, NAMES, StrategyConfig
+
+    assert set(FIELDS_READ) == set(NAMES)
+    read = {name for names in FIELDS_READ.values() for name in names}
+    assert {f.name for f in fields(StrategyConfig)} - {"name", "seed"} == read

@@ -11,16 +11,7 @@ from typing import Any
 
 import yaml
 
-RNN = ("hidden_size", "lr", "batch_size", "ema_decay", "entropy_weight", "temperature",
-       "tanh_constant", "max_grad_norm", "elite_size", "elite_weight")
-STRATEGY_KEYS: dict[str, tuple[str, ...]] = {  # beyond name and seed (controller/config.py)
-    "exhaustive": ("order", "skip_duplicates"),
-    "random": (),
-    "evolution": ("population_size", "sample_size"),
-    "reinforce": RNN,
-    "ppo": (*RNN, "ppo_clip", "ppo_epochs"),
-    "surrogate": (),
-}
+from controller.config import FIELDS_READ  # plain data: no torch for the read commands
 
 
 def uses_surrogate(config: dict[str, Any]) -> bool:
@@ -37,10 +28,10 @@ def used_config(config: dict[str, Any]) -> dict[str, Any]:
     not read; a strategy this version does not know keeps every key."""
     strategy = config.get("strategy")
     name = strategy.get("name") if isinstance(strategy, dict) else None
-    if name not in STRATEGY_KEYS:
+    if name not in FIELDS_READ:
         return dict(config)
     assert isinstance(strategy, dict)
-    keep = ("name", "seed", *STRATEGY_KEYS[name])
+    keep = ("name", "seed", *FIELDS_READ[name])
     used = {**config, "strategy": {k: v for k, v in strategy.items() if k in keep}}
     if not uses_surrogate(config):
         used.pop("surrogate", None)
