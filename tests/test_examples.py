@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from torch import nn
 
 from search.cli import main
 from search.store import Store
@@ -93,3 +94,29 @@ def test_an_unimportable_user_task_is_one_line_before_anything_runs(tmp_path):
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "cannot import 'nowhere.at_all'" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_cifar10_mlp_example_trains_on_data_in_the_real_format(tmp_path, monkeypatch):
+    from examples.cifar10_mlp import train
+    from tests.evaluator_fixtures import write_cifar10
+
+    write_cifar10(tmp_path, train_per_class=30)
+    monkeypatch.setenv("ACTSEARCH_DATA", str(tmp_path))
+    common = dict(fidelity={"steps": 40}, seed=0, device="cpu", hidden=32, layers=2,
+                  lr=3e-3, batch_size=32, validation_size=100)
+    learned = train(lambda width: nn.ReLU(), **common)
+    assert 0.3 < learned["val_accuracy"] <= 1.0  # the synthetic classes are separable
+    flat = train(lambda width: _Zero(), **common)  # a dead activation learns nothing
+    assert flat["val_accuracy"] < learned["val_accuracy"]
+    blown = train(lambda width: _Exploding(), **common)
+    assert blown["val_accuracy"] != blown["val_accuracy"]  # NaN: the search records diverged
+
+
+class _Zero(nn.Module):
+    def forward(self, x):
+        return x * 0.0
+
+
+class _Exploding(nn.Module):
+    def forward(self, x):
+        return x * 1e30
