@@ -129,15 +129,17 @@ class HillClimb:
 
 
 def run_one(landscape: Landscape, threshold: float, config: StrategyConfig, budget: int,
-            round_size: int, build=make_strategy) -> tuple[int | None, float, float, float]:
+            round_size: int, build=make_strategy, stop_at_hit: bool = False
+            ) -> tuple[int | None, float, float, float]:
     """(evaluations to reach the threshold or None, best score within budget, proposals per
     evaluation, samples per evaluation). Functions the landscape answers for free
-    (pre-screened) are no evaluation."""
+    (pre-screened) are no evaluation. ``stop_at_hit``: stop at the first hit (the best
+    score is then the best until it)."""
     strategy = build(config, landscape.space)
     seen: dict[str, float] = {}  # function key -> recorded reward: the "store"
     hit, best, proposals, evaluations = None, 0.0, 0, 0
     while evaluations < budget and proposals < MAX_PROPOSALS * budget \
-            and not strategy.exhausted:
+            and not strategy.exhausted and not (stop_at_hit and hit is not None):
         asked = strategy.ask(round_size)
         results = []
         for tokens in asked:

@@ -39,7 +39,8 @@ class SurrogateFilter:
     """A strategy that trains only the best 1/k of another strategy's proposals."""
 
     def __init__(self, inner, space, surrogate: SurrogateConfig, seed: int = 0) -> None:
-        self.inner, self.space, self.surrogate, self.seed = inner, space, surrogate, seed
+        self.inner, self.space, self.seed = inner, space, seed
+        self.surrogate = surrogate.for_filter()
         self.kind = f"{inner.kind}+filter"
         self.ledger = Ledger()  # proposals handed to the runner
         self.told: list[tuple[Tokens, float]] = []  # first proposal of each function told

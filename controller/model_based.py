@@ -6,10 +6,13 @@ most ``ENUMERABLE`` sequences (the one-unit space: 6,250 sequences, 4,052
 functions; a user's pool of expressions), else ``pool_size`` uniform draws.
 Each ``ask(n)``:
 
-1. until ``initial`` rewards are in, proposes pool members uniformly at random;
+1. until ``initial`` rewards are in, proposes pool members uniformly at random
+   (with a ``prior``, ``controller.prior``: the prior's best predicted instead);
 2. then fits the surrogate (``controller.surrogate.RewardModel``) on the
-   rewards told so far, scores every pool member not yet proposed with the
-   acquisition (expected improvement by default) and proposes the best ``n``.
+   rewards told so far (and the prior's functions, mapped onto them), scores
+   every pool member not yet proposed with the acquisition and proposes the
+   best ``n``; ``mix`` alternates the best predicted mean and the best
+   expected improvement.
 
 The model is refitted only once the rewards told grew by ``refit_growth``
 (5 %, at least one), so a search of thousands pays for ~log of them fits; the
@@ -35,6 +38,7 @@ import numpy as np
 from controller.base import Ledger, Results, Tokens, check_kind, check_n, rng_state, set_rng_state
 from controller.config import StrategyConfig, SurrogateConfig
 from controller.features import feature_matrix
+from controller.prior import Prior
 from controller.surrogate import RewardModel, acquisition
 
 ENUMERABLE = 100_000  # spaces with at most this many sequences are pooled whole
@@ -76,9 +80,9 @@ class SurrogateSearch:
     kind = "surrogate"
 
     def __init__(self, config: StrategyConfig, space, surrogate: SurrogateConfig | None = None,
-                 order: str | None = None) -> None:
+                 order: str | None = None, prior: Prior | None = None) -> None:
         self.space = space
-        self.surrogate = surrogate or SurrogateConfig()
+        self.surrogate = (surrogate or SurrogateConfig()).for_search()
         self.order = order or self.surrogate.acquisition
         self.seed = config.seed
         self.pool = candidate_pool(space, self.surrogate.pool_size, config.seed)
@@ -91,6 +95,9 @@ class SurrogateSearch:
         self._features: np.ndarray | None = None
         self._model: RewardModel | None = None
         self._predictions: list[Prediction] = []
+        self.prior = prior
+        self._fingerprints = None if prior is None else [space.decode(t).fingerprint
+                                                         for t in self.pool]
 
     # -- the surrogate -----------------------------------------------------------------
 
@@ -105,7 +112,11 @@ class SurrogateSearch:
         """The surrogate fitted on the rewards told so far (refitted as they grow)."""
         told = len(self.told)
         if told < self.surrogate.initial:
-            return None
+            if self.prior is None:
+                return None
+            if self._model is None:
+                self._fit(0)  # the prior alone until this run's own rewards are in
+            return self._model
         grown = told >= self.fitted_on + max(1, math.floor(self.surrogate.refit_growth
                                                            * self.fitted_on))
         if self._model is None or grown:
@@ -114,9 +125,12 @@ class SurrogateSearch:
 
     def _fit(self, count: int) -> None:
         rows = [i for i, _ in self.told[:count]]
-        rewards = np.array([r for _, r in self.told[:count]])
-        self._model = RewardModel(self.surrogate.model, self.seed).fit(self.features[rows],
-                                                                       rewards)
+        features, rewards = self.features[rows], np.array([r for _, r in self.told[:count]])
+        if self.prior is not None:
+            measured = {self._fingerprints[i] for i in rows}
+            extra, targets = self.prior.points(rewards if count else None, measured)
+            features, rewards = np.vstack([features, extra]), np.concatenate([rewards, targets])
+        self._model = RewardModel(self.surrogate.model, self.seed).fit(features, rewards)
         self.fitted_on = count
 
     def predict(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -136,11 +150,13 @@ class SurrogateSearch:
         if predicted is None:
             chosen = self.rng.choice(free, size=n, replace=False)
             means = stds = [math.nan] * n
+        elif self.fitted_on == 0:  # the prior alone: its best first (its scale is ranks,
+            # not rewards, so no prediction is recorded)
+            order = np.argsort(-predicted[0], kind="stable")[:n]
+            chosen, means, stds = free[order], [math.nan] * n, [math.nan] * n
         else:
             mean, std = predicted
-            best = max(r for _, r in self.told)
-            scores = acquisition(mean, std, best, self.order, self.surrogate.kappa)
-            picks = np.argsort(-scores, kind="stable")[:n]  # ties: the pool's order
+            picks = self._ranked(mean, std, n)
             chosen, means, stds = free[picks], mean[picks], std[picks]
         proposals = []
         for row, m, s in zip(chosen, means, stds):
@@ -150,6 +166,30 @@ class SurrogateSearch:
             proposals.append(tokens)
             self._predictions.append(Prediction(tokens, float(m), float(s)))
         return proposals
+
+    def _ranked(self, mean: np.ndarray, std: np.ndarray, n: int) -> np.ndarray:
+        """Positions of the ``n`` free candidates to propose, best first. ``mix``
+        alternates the best predicted mean and the best expected improvement, by the
+        parity of the proposals made so far (so a restored search alternates the same)."""
+        best = max(r for _, r in self.told)
+        kappa = self.surrogate.kappa
+        if self.order != "mix":
+            scores = acquisition(mean, std, best, self.order, kappa)
+            return np.argsort(-scores, kind="stable")[:n]  # ties: the pool's order
+        rankings = [np.argsort(-acquisition(mean, std, best, kind, kappa), kind="stable")
+                    for kind in ("mean", "ei")]
+        turn, picks, taken = int(self.proposed.sum()), [], set()
+        cursors = [0, 0]
+        while len(picks) < n:
+            which = turn % 2
+            ranking = rankings[which]
+            while int(ranking[cursors[which]]) in taken:
+                cursors[which] += 1
+            pick = int(ranking[cursors[which]])
+            picks.append(pick)
+            taken.add(pick)
+            turn += 1
+        return np.array(picks, dtype=int)
 
     def tell(self, results: Results) -> None:
         for tokens, reward, _ in self.ledger.settle(results):

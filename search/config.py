@@ -183,6 +183,10 @@ def _check(config: RunConfig) -> None:
          or config.seeds == tuple(range(config.seeds_per_candidate)),
          "give either seeds or seeds_per_candidate (which means seeds 0..n-1), not both"),
         ("evaluate", _is_target(config.evaluate), "must look like 'module.path:function'"),
+        ("surrogate.prior", config.surrogate.prior is None or config.strategy.name == "surrogate"
+         or (config.strategy.name == "exhaustive" and config.strategy.order == "predicted"),
+         "is read by strategy surrogate and by exhaustive with order: predicted; drop it or "
+         "use one of them"),
         ("budget.unlimited", not (config.budget.unlimited and config.budget.limited),
          "true means no limit, but a max_evaluations, max_seconds or max_proposals is set; "
          "drop one of them"),

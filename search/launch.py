@@ -59,6 +59,25 @@ def with_pool(config: RunConfig) -> RunConfig:
     return replace(config, "space", functions=tuple(functions))
 
 
+def with_prior(config: RunConfig) -> RunConfig:
+    """A new run's ``surrogate.prior`` as an absolute path (a resume from another
+    directory reads the same file)."""
+    if config.surrogate.prior is None:
+        return config
+    return replace(config, "surrogate",
+                   prior=str(Path(config.surrogate.prior).expanduser().resolve()))
+
+
+def read_prior_of(config: RunConfig):
+    """The controller's ``Prior`` of ``surrogate.prior``, or None (torch: after preflight)."""
+    if config.surrogate.prior is None:
+        return None
+    from controller.prior import Prior
+    from search.prior import read_prior
+
+    return Prior.from_rewards(read_prior(config.surrogate.prior))
+
+
 def task_for_children(config: RunConfig) -> dict:
     """The task as plain data for workers: torch threads follow ``backend.num_cpus``; a
     relative ``data_dir`` or table ``path`` that exists here is made absolute (workers may
@@ -221,7 +240,7 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
     else:
         assert config is not None
         check_stop_rule(config)
-        config = with_pool(config)
+        config = with_prior(with_pool(config))
         run_dir = new_run_dir(config, out)
     lock = RunLock(run_dir)  # before anything starts (Ray): a second driver is refused at once
     try:
@@ -233,7 +252,8 @@ def run_search(config: RunConfig | None, *, out: str | None = None,
         from controller import make_strategy  # torch: after the checks, which fail without it
 
         space = build_space(config)
-        strategy = make_strategy(config.strategy, space, config.surrogate)
+        strategy = make_strategy(config.strategy, space, config.surrogate,
+                                 read_prior_of(config))
         task = task_for_children(config)
         backend = make_backend(config, task)
     except BaseException:

@@ -180,9 +180,19 @@ def test_the_rnn_answers_its_own_repeats():
     assert strategy.samples > 8 and set(strategy.known) == told  # > 8: repeats were drawn
 
 
+def _smooth_prior():
+    from controller.prior import Prior
+
+    space = SearchSpace(1, unary=["identity", "neg", "sin", "tanh", "sigmoid"], binary=["add",
+                                                                                      "mul"])
+    return Prior.from_rewards(list(_rewards_by_function(space).values()))
+
+
 @pytest.mark.parametrize("build", [
     lambda: make_strategy(StrategyConfig(name="exhaustive", order="predicted", seed=2), SPACE,
                           SurrogateConfig(initial=5)),
+    lambda: make_strategy(StrategyConfig(name="surrogate", seed=2), SPACE,
+                          SurrogateConfig(initial=5, acquisition="mix"), _smooth_prior()),
     lambda: make_strategy(StrategyConfig(name="evolution", seed=2, population_size=6,
                                          sample_size=2), SPACE, SurrogateConfig(filter=3,
                                                                                 initial=5)),
@@ -202,3 +212,61 @@ def test_restored_surrogate_strategies_propose_what_the_uninterrupted_would(buil
     restored.load_state_dict(saved)
     rng.bit_generator.state = rng_state
     assert drive(restored, 12, rng, pending_copy) == uninterrupted
+
+
+def test_mix_alternates_the_best_mean_and_the_best_expected_improvement():
+    strategy = make_strategy(StrategyConfig(name="surrogate"), SPACE,
+                             SurrogateConfig(acquisition="mix"))
+    strategy.told = [(0, 0.5)]
+    mean = np.array([0.60, 0.55, 0.40, 0.10])
+    std = np.array([0.001, 0.001, 0.001, 1.0])  # row 3: poor mean, most improvement
+    assert acquisition(mean, std, 0.5, "ei").argmax() == 3
+    assert list(strategy._ranked(mean, std, 3)) == [0, 3, 1]  # mean, EI, mean
+    strategy.proposed[0] = True  # one proposal made: EI's turn comes first
+    assert list(strategy._ranked(mean, std, 2)) == [3, 0]
+
+
+def _rewards_by_function(space) -> dict[str, tuple]:
+    """fingerprint -> (expression, smooth reward) of every function of ``space``."""
+    found = {}
+    for _, tokens in space.enumerate():
+        expr = space.decode(tokens)
+        found.setdefault(expr.fingerprint, (expr, smooth_reward(expr)))
+    return found
+
+
+def test_a_prior_ranks_by_quantile_and_steps_aside_for_functions_measured_here():
+    from controller.prior import Prior
+
+    exprs = [parse(t) for t in ("x", "sin(x)", "x * sigmoid(x)", "exp(x)", "x + x")]
+    prior = Prior.from_rewards([(exprs[0], 0.2), (exprs[1], 0.1), (exprs[2], 0.9),
+                                (exprs[3], math.nan), (exprs[4], 0.3), (exprs[2], 0.0)])
+    assert len(prior) == 5  # one row a function: the first reward of a function counts
+    assert list(prior.quantiles) == [0.5, 0.3, 0.9, 0.1, 0.7]  # a diverged one ranks last
+    features, targets = prior.points(None, {exprs[2].fingerprint})
+    assert len(features) == 4 and list(targets) == [0.5, 0.3, 0.1, 0.7]
+    _, mapped = prior.points(np.array([1.0, 2.0, 3.0]), set())  # onto this run's rewards
+    assert mapped == pytest.approx([2.0, 1.6, 2.8, 1.2, 2.4])
+
+
+def test_a_prior_from_the_same_landscape_finds_the_best_first_and_a_shuffled_one_does_not():
+    from controller.prior import Prior
+
+    functions = _rewards_by_function(SPACE)
+    rewards = {key: reward for key, (_, reward) in functions.items()}
+    best = max(rewards.values())
+    truth = Prior.from_rewards(list(functions.values()))
+    shuffled_rewards = np.random.default_rng(0).permutation(list(rewards.values()))
+    shuffled = Prior.from_rewards([(e, r) for (e, _), r in zip(functions.values(),
+                                                               shuffled_rewards)])
+
+    def evaluations(prior, seed: int) -> int:
+        strategy = make_strategy(StrategyConfig(name="surrogate", seed=seed), SPACE,
+                                 SurrogateConfig(initial=8), prior)
+        return evaluations_to_best(strategy, rewards, best)
+
+    assert all(evaluations(truth, seed) <= 2 for seed in range(4))  # its best, proposed first
+    assert statistics.median(evaluations(shuffled, seed) for seed in range(4)) > 4
+    strategy = make_strategy(StrategyConfig(name="surrogate"), SPACE, SurrogateConfig(), truth)
+    strategy.ask(2)
+    assert all(math.isnan(p.mean) for p in strategy.take_predictions())  # ranks, not rewards

@@ -167,3 +167,60 @@ def _done(run_dir: Path) -> list[str]:
             return [c.canonical for c in store.candidates() if c.status != "pending"]
     except Exception:  # the store is being created
         return []
+
+
+def _first_trained(run_dir: Path, count: int) -> list[str]:
+    with Store(run_dir) as store:
+        trained = [c for c in store.candidates() if c.status == "ok"]
+        return [c.text for c in trained[:count]]
+
+
+def test_a_prior_table_starts_the_search_at_its_best_and_is_kept_by_absolute_path(
+        tmp_path, monkeypatch):
+    table = tmp_path / "prior.csv"
+    table.write_text("expression,reward\nsin(x),0.1\nx * sigmoid(x),0.95\ntanh(x) + x,0.9\n"
+                     "exp(x),nan\nabs(x),0.2\n")
+    monkeypatch.chdir(tmp_path)
+    config = _config("strategy: {name: surrogate, seed: 4}",
+                     "surrogate: {prior: prior.csv, initial: 6}", "budget: {max_evaluations: 8}")
+    run_dir, _ = run_search(config, out=tmp_path / "run")
+    from space import parse
+
+    first = {parse(text).fingerprint for text in _first_trained(run_dir, 2)}
+    assert first == {parse("tanh(x) + x").fingerprint, parse("x * sigmoid(x)").fingerprint}
+    saved = (run_dir / "config.yaml").read_text()
+    assert f"prior: {table}" in saved  # absolute: a resume from elsewhere reads the same file
+
+
+def test_an_earlier_run_is_a_prior(tmp_path):
+    first, _ = run_search(_config("strategy: {name: exhaustive}", "budget: {max_evaluations: 12}"),
+                          out=tmp_path / "first")
+    with Store(first) as store:
+        best = store.top(1)[0].canonical
+    second, _ = run_search(_config("strategy: {name: exhaustive, order: predicted}",
+                                   f"surrogate: {{prior: {first}}}",
+                                   "budget: {max_evaluations: 3}"), out=tmp_path / "second")
+    with Store(second) as store:
+        assert best in [c.canonical for c in store.candidates()][:2]
+
+
+@pytest.mark.parametrize("lines, error, words", [
+    (["strategy: {name: surrogate}", "surrogate: {prior: nowhere.csv}"], "PriorError",
+     "nowhere.csv does not exist; give an earlier run's directory or a reward table"),
+    (["strategy: {name: surrogate}", "surrogate: {prior: empty}"], "PriorError",
+     "surrogate.prior: "),
+    (["strategy: {name: random}", "surrogate: {prior: p.csv}"], "ConfigError",
+     "surrogate.prior: is read by strategy surrogate and by exhaustive"),
+])
+def test_a_prior_that_cannot_be_used_is_one_line_and_no_run(tmp_path, monkeypatch, lines,
+                                                            error, words):
+    from search.prior import PriorError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises((PriorError, ConfigError)) as raised:
+        run_search(_config(*lines, "budget: {max_evaluations: 3}"), out=tmp_path / "run")
+    assert type(raised.value).__name__ == error
+    message = str(raised.value)
+    assert words in message and "\n" not in message
+    assert not (tmp_path / "run").exists()
