@@ -9,7 +9,7 @@ Each ``ask(n)``:
 1. until ``initial`` rewards are in, proposes pool members uniformly at random
    (with a ``prior``, ``controller.prior``: the prior's best predicted instead);
 2. then fits the surrogate (``controller.surrogate.RewardModel``) on the
-   rewards told so far (and the prior's functions, mapped onto them), scores
+   rewards told so far, scores
    every pool member not yet proposed with the acquisition and proposes the
    best ``n``; ``mix`` alternates the best predicted mean and the best
    expected improvement.
@@ -96,8 +96,6 @@ class SurrogateSearch:
         self._model: RewardModel | None = None
         self._predictions: list[Prediction] = []
         self.prior = prior
-        self._fingerprints = None if prior is None else [space.decode(t).fingerprint
-                                                         for t in self.pool]
 
     # -- the surrogate -----------------------------------------------------------------
 
@@ -126,10 +124,8 @@ class SurrogateSearch:
     def _fit(self, count: int) -> None:
         rows = [i for i, _ in self.told[:count]]
         features, rewards = self.features[rows], np.array([r for _, r in self.told[:count]])
-        if self.prior is not None:
-            measured = {self._fingerprints[i] for i in rows}
-            extra, targets = self.prior.points(rewards if count else None, measured)
-            features, rewards = np.vstack([features, extra]), np.concatenate([rewards, targets])
+        if count == 0 and self.prior is not None:  # the cold start: the prior alone
+            features, rewards = self.prior.features, self.prior.quantiles
         self._model = RewardModel(self.surrogate.model, self.seed).fit(features, rewards)
         self.fitted_on = count
 
