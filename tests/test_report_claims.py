@@ -129,9 +129,12 @@ def test_each_strategy_keeps_its_own_settings():
         assert "surrogate" not in used
     predicted = {**full, "strategy": {**full["strategy"], "name": "exhaustive",
                                       "order": "predicted"}}
-    assert "surrogate" in used_config(predicted)
+    assert used_config(predicted)["surrogate"]["acquisition"] == "mean"  # what it used
+    assert used_config(predicted)["surrogate"]["initial"] == 4
     filtered = {**full, "surrogate": {**full["surrogate"], "filter": 4}}
-    assert "surrogate" in used_config(filtered)
+    assert used_config(filtered)["surrogate"]["acquisition"] == "ei"
+    mine = {**filtered, "surrogate": {**filtered["surrogate"], "initial": 12}}
+    assert used_config(mine)["surrogate"]["initial"] == 12
 
 
 def test_every_strategy_setting_is_read_by_some_strategy():

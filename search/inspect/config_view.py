@@ -11,7 +11,11 @@ from typing import Any
 
 import yaml
 
-from controller.config import FIELDS_READ  # plain data: no torch for the read commands
+from controller.config import (  # plain data: no torch for the read commands
+    FIELDS_READ,
+    FILTER_DEFAULTS,
+    SEARCH_DEFAULTS,
+)
 
 
 def uses_surrogate(config: dict[str, Any]) -> bool:
@@ -35,6 +39,10 @@ def used_config(config: dict[str, Any]) -> dict[str, Any]:
     used = {**config, "strategy": {k: v for k, v in strategy.items() if k in keep}}
     if not uses_surrogate(config):
         used.pop("surrogate", None)
+    elif isinstance(config.get("surrogate"), dict):  # the values the run used, not null
+        defaults = FILTER_DEFAULTS if name not in ("surrogate", "exhaustive") else SEARCH_DEFAULTS
+        used["surrogate"] = {k: defaults.get(k) if v is None and k in defaults else v
+                             for k, v in config["surrogate"].items()}
     return used
 
 
