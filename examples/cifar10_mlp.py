@@ -19,10 +19,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from examples.digits_mlp import mlp
+from examples.digits_mlp import train_mlp
 
 DEFAULT_STEPS = 400
 
@@ -47,26 +45,8 @@ def train(activation, *, fidelity: dict, seed: int, device: str, hidden: int = 2
           layers: int = 4, lr: float = 1e-3, batch_size: int = 128,
           validation_size: int = 5000) -> dict[str, float]:
     """Train the MLP with ``activation`` at every hidden layer; validation metrics."""
-    steps = int(fidelity.get("steps", DEFAULT_STEPS))
     from evaluator.data import default_root
 
-    x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in cifar_vectors(
-        str(default_root()), validation_size))
-    torch.manual_seed(seed)
-    model = mlp(activation, x_train.shape[1], hidden, layers).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    order = torch.Generator().manual_seed(seed)
-    for step in range(1, steps + 1):
-        batch = torch.randint(len(y_train), (batch_size,), generator=order).to(device)
-        loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
-        if not torch.isfinite(loss):
-            return {"val_accuracy": float("nan"), "val_loss": float("nan"),
-                    "diverged_at": float(step)}
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        logits = model(x_val)
-        val_loss = F.cross_entropy(logits, y_val).item()
-        val_accuracy = (logits.argmax(1) == y_val).float().mean().item()
-    return {"val_accuracy": val_accuracy, "val_loss": val_loss, "train_loss": loss.item()}
+    return train_mlp(activation, cifar_vectors(str(default_root()), validation_size),
+                     steps=int(fidelity.get("steps", DEFAULT_STEPS)), seed=seed, device=device,
+                     hidden=hidden, layers=layers, lr=lr, batch_size=batch_size)

@@ -55,9 +55,16 @@ def train(activation, *, fidelity: dict, seed: int, device: str, hidden: int = 1
           layers: int = 4, lr: float = 3e-3, batch_size: int = 128, split_seed: int = 0,
           val_fraction: float = 0.3) -> dict[str, float]:
     """Train the MLP with ``activation`` at every hidden layer; validation metrics."""
-    steps = int(fidelity.get("steps", DEFAULT_STEPS))
-    x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device)
-                                      for a in digits_split(split_seed, val_fraction))
+    return train_mlp(activation, digits_split(split_seed, val_fraction),
+                     steps=int(fidelity.get("steps", DEFAULT_STEPS)), seed=seed, device=device,
+                     hidden=hidden, layers=layers, lr=lr, batch_size=batch_size)
+
+
+def train_mlp(activation, data: tuple[np.ndarray, ...], *, steps: int, seed: int, device: str,
+              hidden: int, layers: int, lr: float, batch_size: int) -> dict[str, float]:
+    """Adam on minibatches of ``data`` (train x, train y, val x, val y); validation
+    metrics, NaN ones if the loss turns non-finite (also ``examples.cifar10_mlp``)."""
+    x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in data)
     torch.manual_seed(seed)
     model = mlp(activation, x_train.shape[1], hidden, layers).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
