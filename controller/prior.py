@@ -27,11 +27,10 @@ from space import Expression
 
 @dataclass(frozen=True)
 class Prior:
-    """Functions measured elsewhere: features, rank quantiles, fingerprints."""
+    """Functions measured elsewhere: shape features and rank quantiles, one row each."""
 
     features: np.ndarray
     quantiles: np.ndarray
-    fingerprints: tuple[str, ...]
 
     @classmethod
     def from_rewards(cls, measured: list[tuple[Expression, float]]) -> Prior:
@@ -47,7 +46,7 @@ class Prior:
         rewards = np.array([r for _, r in unique.values()], float)
         rewards = np.where(np.isnan(rewards), -np.inf, rewards)
         quantiles = (rankdata(rewards) - 0.5) / len(rewards)
-        return cls(feature_matrix(exprs), quantiles, tuple(unique))
+        return cls(feature_matrix(exprs), quantiles)
 
     def __len__(self) -> int:
-        return len(self.fingerprints)
+        return len(self.quantiles)
